@@ -1,0 +1,65 @@
+// Package fake is an in-memory Kubernetes cluster for unit tests: the
+// clients a strategy uses, one object store behind them, simulated
+// controllers and a fake clock, so that a rollout with an hour of pauses
+// runs in milliseconds.
+//
+// The entry point is NewCluster. Clients returns a typed clientset, a
+// dynamic client, a discovery client and a REST mapper over the same store;
+// Clock returns the clock every simulated controller runs on; Stop ends it.
+//
+// # What is simulated
+//
+//   - The API: get, list, watch, create, update, patch (JSON, merge,
+//     strategic merge) and server-side apply with field ownership and
+//     conflicts (built-in kinds through the client-go field manager, custom
+//     resources with a deduced schema); delete with finalizers, graceful pod
+//     deletion and preconditions; deletecollection; status and scale
+//     subresources; dry run. Every write bumps one resourceVersion counter;
+//     Update with a stale resourceVersion gets 409 Conflict; generation grows
+//     on spec changes; uid and creationTimestamp are set on create.
+//   - Watches with unbounded queues, label and field selectors, and resume
+//     from a resourceVersion (410 Gone once it is older than the last 1024
+//     events of the resource).
+//   - Deployment, ReplicaSet and pod controllers after the real
+//     kube-controller-manager: RollingUpdate (maxSurge rounds up,
+//     maxUnavailable down), Recreate, minReadySeconds, pause, scale,
+//     revisions, progress deadline and the real condition reasons; pods are
+//     bound round-robin to nodes fake-node-0…, get unique IPs in
+//     10.244.0.0/14 and turn Ready per the Behavior of their version label.
+//   - EndpointSlices for Services with a selector, ClusterIP allocation,
+//     garbage collection by owner references (background and orphan),
+//     namespace deletion.
+//   - CustomResourceDefinitions: once created (as unstructured objects), the
+//     fake marks them NamesAccepted and Established and serves their
+//     resources through the dynamic client, discovery and, after Reset, the
+//     REST mapper.
+//   - Fault injection: FailRequests, Conflicts, Delay, DropWatches; and
+//     Requests, which counts the API calls made through the clients.
+//
+// # What is not
+//
+// No admission webhooks, RBAC, OpenAPI validation, or version conversion
+// (each group version is stored on its own). StatefulSet, DaemonSet, Job
+// and CronJob objects are stored but no controller runs them. A Service gets
+// a single EndpointSlice, however many endpoints. Deployment adoption and
+// orphaning by selector, and proportional scaling of a paused deployment
+// with several active replica sets (the newest takes the difference), are
+// simplified. Clientset's own Tracker is not the store.
+//
+// # Time and auto-advance
+//
+// The clock moves only when the test calls Clock.Step or Clock.SetTime, or
+// in auto-advance mode (WithAutoAdvance or Clock.SetAutoAdvance). A
+// participant, typically a strategy Run, calls Clock.Track when it starts
+// and starts busy; before it blocks on a watch, timer or context it calls
+// idle, right after waking it calls busy, and done when it finishes. The
+// clock then jumps to the next pending timer, firing it and any other due at
+// the same instant, when all of these hold: at least one participant is
+// registered; all of them are idle; the controllers have no pending or
+// running work; no API call is in flight (calls blocked in Delay excepted:
+// they wait on the clock); and nothing of this changed during a quiet window
+// of real time (WithQuietWindow, default 1ms), measured with an activity
+// counter bumped by every API call, watch event delivery, timer creation
+// and idle or busy transition. With no participant, time stands still.
+// WaitIdle waits for the controllers, not for the clock.
+package fake

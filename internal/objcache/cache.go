@@ -1,0 +1,229 @@
+// Package objcache keeps an up-to-date, in-memory copy of the objects one
+// List+Watch returns, and tells waiters when anything changed. It is the watch
+// cache every switchyard driver reads from, so that waiting for a condition
+// costs one list and one long-running watch instead of polling.
+package objcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
+)
+
+// Object is what a Cache holds: a typed API object such as *appsv1.Deployment.
+type Object interface {
+	runtime.Object
+	metav1.Object
+}
+
+// ListWatch lists and watches one kind of object. Options such as label
+// selectors are applied by the functions themselves.
+type ListWatch struct {
+	List  func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
+	Watch func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// Cache holds the objects of one ListWatch. The zero value is not usable;
+// call New.
+type Cache[T Object] struct {
+	lw    ListWatch
+	clock clock.Clock
+
+	mu      sync.Mutex
+	items   map[string]T
+	rv      string
+	changed chan struct{}
+	err     error
+}
+
+// New returns a Cache for lw that waits on clk between failed watch attempts.
+func New[T Object](lw ListWatch, clk clock.Clock) *Cache[T] {
+	return &Cache[T]{lw: lw, clock: clk, items: map[string]T{}, changed: make(chan struct{})}
+}
+
+// Start lists the objects and then keeps them current in a goroutine until
+// ctx is done. It returns once the first list is in the cache.
+func (c *Cache[T]) Start(ctx context.Context) error {
+	if err := c.relist(ctx); err != nil {
+		return err
+	}
+	go c.run(ctx)
+	return nil
+}
+
+// Changed returns a channel that is closed at the next change of the cache.
+// Take it before reading the cache, then wait on it.
+func (c *Cache[T]) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// Get returns the object with the given namespace and name.
+func (c *Cache[T]) Get(namespace, name string) (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.items[key(namespace, name)]
+	return o, ok
+}
+
+// List returns every object, ordered by namespace and name. The objects are
+// shared: callers must not modify them.
+func (c *Cache[T]) List() []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([]string, 0, len(c.items))
+	for k := range c.items {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, c.items[k])
+	}
+	return out
+}
+
+// Err reports the last error the watch loop could not recover from by itself;
+// it is cleared by the next successful list.
+func (c *Cache[T]) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func key(namespace, name string) string { return namespace + "/" + name }
+
+func (c *Cache[T]) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+func (c *Cache[T]) relist(ctx context.Context) error {
+	list, err := c.lw.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	objs, err := meta.ExtractList(list)
+	if err != nil {
+		return fmt.Errorf("reading list: %w", err)
+	}
+	rv := ""
+	if lm, err := meta.ListAccessor(list); err == nil {
+		rv = lm.GetResourceVersion()
+	}
+	items := make(map[string]T, len(objs))
+	for _, o := range objs {
+		t, ok := o.(T)
+		if !ok {
+			return fmt.Errorf("list holds %T, not the cached type", o)
+		}
+		items[key(t.GetNamespace(), t.GetName())] = t
+	}
+	c.mu.Lock()
+	c.items, c.rv, c.err = items, rv, nil
+	c.notifyLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// run watches from the last resource version, re-watching when the server
+// closes the stream and re-listing when the version has expired.
+func (c *Cache[T]) run(ctx context.Context) {
+	delay := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		err := c.watchOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			delay = 50 * time.Millisecond
+			continue // stream closed: watch again from where we were
+		}
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || errors.Is(err, errRelist) {
+			err = c.relist(ctx)
+		}
+		if err == nil {
+			continue
+		}
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+		t := c.clock.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		if delay < 5*time.Second {
+			delay *= 2
+		}
+	}
+}
+
+var errRelist = errors.New("watch must restart from a fresh list")
+
+func (c *Cache[T]) watchOnce(ctx context.Context) error {
+	c.mu.Lock()
+	rv := c.rv
+	c.mu.Unlock()
+	w, err := c.lw.Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return nil
+			}
+			if err := c.apply(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (c *Cache[T]) apply(ev watch.Event) error {
+	if ev.Type == watch.Error {
+		err := apierrors.FromObject(ev.Object)
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			return errRelist
+		}
+		return err
+	}
+	t, ok := ev.Object.(T)
+	if !ok {
+		return errRelist
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rv := t.GetResourceVersion(); rv != "" {
+		c.rv = rv
+	}
+	k := key(t.GetNamespace(), t.GetName())
+	switch ev.Type {
+	case watch.Added, watch.Modified:
+		c.items[k] = t
+	case watch.Deleted:
+		delete(c.items, k)
+	case watch.Bookmark:
+		return nil
+	}
+	c.notifyLocked()
+	return nil
+}

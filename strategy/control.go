@@ -1,0 +1,108 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Control sends control requests to releases from any process. Requests
+// are written to the release record; a driver that is running sees them
+// through its watch within one round trip, and a driver started later finds
+// them in the record. Retry and Undo of a release that has ended take
+// effect at the next Run for the app.
+type Control struct {
+	kube  kubernetes.Interface
+	cfg   Config
+	store *store
+}
+
+// NewControl returns a Control that writes with kube. WithClock and
+// WithIdentity are the options it uses.
+func NewControl(kube kubernetes.Interface, opts ...Option) *Control {
+	cfg := NewConfig(opts...)
+	return &Control{kube: kube, cfg: cfg, store: &store{kube: kube, retry: retrier{clock: cfg.Clock, max: cfg.MaxRetryBackoff}}}
+}
+
+// phases in which each request applies.
+var applies = map[Action][]Phase{
+	ActionPromote:     {PhasePending, PhaseProgressing, PhasePaused},
+	ActionPromoteFull: {PhasePending, PhaseProgressing, PhasePaused},
+	ActionPause:       {PhasePending, PhaseProgressing},
+	ActionResume:      {PhasePaused},
+	ActionAbort:       {PhasePending, PhaseProgressing, PhasePaused, PhasePromoting},
+	ActionRetry:       {PhaseAborted, PhaseFailed},
+}
+
+// Promote moves the release past its current step (a pause, a manual
+// judgement, a step's wait).
+func (c *Control) Promote(ctx context.Context, app types.NamespacedName) error {
+	return c.request(ctx, app, Request{Action: ActionPromote})
+}
+
+// PromoteFull skips every remaining step and promotes the new revision.
+func (c *Control) PromoteFull(ctx context.Context, app types.NamespacedName) error {
+	return c.request(ctx, app, Request{Action: ActionPromoteFull})
+}
+
+// Pause holds the release at its current step until Resume.
+func (c *Control) Pause(ctx context.Context, app types.NamespacedName) error {
+	return c.request(ctx, app, Request{Action: ActionPause})
+}
+
+// Resume continues a paused release.
+func (c *Control) Resume(ctx context.Context, app types.NamespacedName) error {
+	return c.request(ctx, app, Request{Action: ActionResume})
+}
+
+// Abort sends all traffic back to the stable revision at once and ends the
+// release in phase Aborted.
+func (c *Control) Abort(ctx context.Context, app types.NamespacedName) error {
+	return c.request(ctx, app, Request{Action: ActionAbort})
+}
+
+// Retry starts an aborted or failed release of the same revision again.
+func (c *Control) Retry(ctx context.Context, app types.NamespacedName) error {
+	return c.request(ctx, app, Request{Action: ActionRetry})
+}
+
+// Undo goes back to revision, which must be in the release history.
+func (c *Control) Undo(ctx context.Context, app types.NamespacedName, revision string) error {
+	return c.request(ctx, app, Request{Action: ActionUndo, Revision: revision})
+}
+
+// Status returns the release's recorded state.
+func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status, error) {
+	rec, _, err := c.store.load(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	return rec.status(app), nil
+}
+
+func (c *Control) request(ctx context.Context, app types.NamespacedName, q Request) error {
+	_, _, err := c.store.update(ctx, app, false, func(r *Record) error {
+		if q.Action == ActionUndo {
+			if _, ok := r.Find(q.Revision); !ok {
+				return fmt.Errorf("undo %s to %q: %w", app, q.Revision, ErrUnknownRevision)
+			}
+		} else if ok := slices.Contains(applies[q.Action], r.Phase); !ok && !(q.Action == ActionResume && r.Paused) {
+			return &PhaseError{Action: q.Action, Phase: r.Phase}
+		}
+		r.Seq++
+		q.Seq, q.Step, q.By, q.At = r.Seq, r.Step, c.cfg.Identity, c.cfg.Clock.Now()
+		r.Requests = append(r.Requests, q)
+		if len(r.Requests) > maxPendingRequests {
+			r.Requests = r.Requests[len(r.Requests)-maxPendingRequests:]
+		}
+		return nil
+	})
+	return err
+}
+
+// maxPendingRequests bounds the request queue so a runaway client cannot
+// grow the record without limit.
+const maxPendingRequests = 32

@@ -1,0 +1,328 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/switchyard-dev/switchyard/internal/objcache"
+)
+
+// ScopeName is the OpenTelemetry instrumentation scope of switchyard.
+const ScopeName = "github.com/switchyard-dev/switchyard"
+
+// Version is the library version reported to OpenTelemetry.
+const Version = "0.1.0"
+
+// Driver runs one release on behalf of a strategy. It holds the release's
+// lease, reads and writes the release record, waits on watches and the
+// clock, and reports what happens to the observer, the log, corev1 Events
+// and OpenTelemetry. Strategies get one from Begin and end it with Finish or
+// Close. A Driver is used by one goroutine.
+type Driver struct {
+	cfg      Config
+	clients  Clients
+	name     string
+	app      types.NamespacedName
+	revision string
+	store    *store
+	rec      *Record
+	rv       string // resourceVersion of rec
+	records  *objcache.Cache[*corev1.ConfigMap]
+	events   *eventRecorder
+	span     trace.Span
+	tracer   trace.Tracer
+	runs     metric.Int64Counter
+	duration metric.Float64Histogram
+	started  time.Time
+	cancel   context.CancelFunc
+	idle     func()
+	busy     func()
+	done     func()
+	closed   bool
+}
+
+// participant is implemented by clocks that move themselves when every
+// participant waits (fake.Clock in auto-advance mode).
+type participant interface {
+	Track() (idle, busy, done func())
+}
+
+// Begin starts driving release r of strategy name: it checks cfg, starts a
+// watch on the release record, and takes the lease, creating the record when
+// the app has none. It returns *LockedError while another driver's lease is
+// live. The record it returns is the state to continue from.
+func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Config) (*Driver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clients.Kube == nil {
+		return nil, &ValidationError{Fields: []FieldError{{Path: "clients.kube", Message: "must be set"}}}
+	}
+	d := &Driver{
+		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision,
+		idle: func() {}, busy: func() {}, done: func() {},
+	}
+	if p, ok := cfg.Clock.(participant); ok {
+		d.idle, d.busy, d.done = p.Track()
+	}
+	d.store = &store{kube: clients.Kube, retry: retrier{clock: cfg.Clock, max: cfg.MaxRetryBackoff, idle: d.pause, onRetry: d.onRetry}}
+	if cfg.Events {
+		d.events = &eventRecorder{kube: clients.Kube, clock: cfg.Clock, app: r.App, by: cfg.Identity}
+	}
+	d.tracer = cfg.TracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
+	meter := cfg.MeterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	d.runs, _ = meter.Int64Counter("switchyard.runs", metric.WithDescription("Runs finished, by strategy and phase."))
+	d.duration, _ = meter.Float64Histogram("switchyard.run.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time from the start of a release to its end."))
+	d.started = cfg.Clock.Now()
+
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	cms := clients.Kube.CoreV1().ConfigMaps(r.App.Namespace)
+	byName := fields.OneTermEqualSelector("metadata.name", RecordName(r.App.Name)).String()
+	d.records = objcache.New[*corev1.ConfigMap](objcache.ListWatch{
+		List: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = byName
+			return cms.List(ctx, o)
+		},
+		Watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = byName
+			return cms.Watch(ctx, o)
+		},
+	}, cfg.Clock)
+	if err := d.store.retry.do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("watching release record of %s: %w", r.App, err)
+	}
+
+	ctx, d.span = d.tracer.Start(ctx, "switchyard."+name+".run", trace.WithAttributes(
+		attribute.String("switchyard.app", r.App.String()),
+		attribute.String("switchyard.revision", r.Revision),
+	))
+	now := cfg.Clock.Now()
+	var prevHolder string
+	rec, rv, err := d.store.update(ctx, r.App, true, func(rec *Record) error {
+		if rec.Lease.Live(now) && rec.Lease.Holder != cfg.Identity {
+			return &LockedError{App: r.App, Holder: rec.Lease.Holder, Until: rec.Lease.Expires()}
+		}
+		prevHolder = rec.Lease.Holder
+		if rec.Lease.Holder != cfg.Identity {
+			rec.Lease.Acquired = now
+		}
+		rec.Lease.Holder = cfg.Identity
+		rec.Lease.Renewed = now
+		rec.Lease.Duration = metav1.Duration{Duration: cfg.LeaseDuration}
+		if rec.Strategy == "" {
+			rec.Strategy = name
+		}
+		rec.Updated = now
+		return nil
+	})
+	if err != nil {
+		d.span.RecordError(err)
+		d.span.End()
+		d.Close()
+		return nil, err
+	}
+	d.rec, d.rv = rec, rv
+	msg := "lease acquired"
+	if prevHolder != "" && prevHolder != cfg.Identity {
+		msg = fmt.Sprintf("lease taken over from %s, whose lease had lapsed", prevHolder)
+	}
+	d.Emit(ctx, Event{Type: EventLeaseAcquired, Message: msg})
+	return d, nil
+}
+
+// Config returns the driver's options.
+func (d *Driver) Config() Config { return d.cfg }
+
+// Clients returns the driver's clients.
+func (d *Driver) Clients() Clients { return d.clients }
+
+// Record returns the record as last read or written. Callers must not
+// modify it; use Save.
+func (d *Driver) Record() *Record { return d.rec }
+
+// Now returns the driver clock's time.
+func (d *Driver) Now() time.Time { return d.cfg.Clock.Now() }
+
+// pause marks the driver idle for an auto-advancing clock and returns the
+// function that marks it busy again.
+func (d *Driver) pause() func() {
+	d.idle()
+	return d.busy
+}
+
+func (d *Driver) onRetry(err error, wait time.Duration) {
+	d.cfg.Logger.Debug("retrying API call", "app", d.app.String(), "err", err, "wait", wait)
+	if d.cfg.Observer != nil {
+		d.cfg.Observer(Event{Time: d.Now(), Type: EventRetrying, Strategy: d.name, App: d.app,
+			Revision: d.revision, Message: "retrying in " + wait.String(), Err: err})
+	}
+}
+
+// Save applies mutate to the current record and writes it, renewing the
+// lease. mutate may run more than once (after a conflicting write by a
+// control request) and must depend only on the record it is given. Save
+// returns ErrLeaseLost when another driver holds the lease.
+func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
+	now := d.Now()
+	old := d.rec.Phase
+	rec, rv, err := d.store.update(ctx, d.app, false, func(r *Record) error {
+		if r.Lease.Holder != d.cfg.Identity {
+			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, ErrLeaseLost)
+		}
+		r.Lease.Renewed = now
+		r.Updated = now
+		if mutate != nil {
+			return mutate(r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.rec, d.rv = rec, rv
+	if rec.Phase != old && rec.Phase != "" {
+		d.Emit(ctx, Event{Type: EventPhaseChanged, Message: fmt.Sprintf("%s -> %s", orNone(old), rec.Phase)})
+	}
+	return nil
+}
+
+func orNone(p Phase) Phase {
+	if p == "" {
+		return "None"
+	}
+	return p
+}
+
+// Emit fills in the driver's fields of e and reports it to the observer and
+// the log; failures, phase changes, handled requests and the end of the run
+// also become corev1 Events on the release record.
+func (d *Driver) Emit(ctx context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = d.Now()
+	}
+	e.Strategy, e.App = d.name, d.app
+	if e.Revision == "" {
+		e.Revision = d.revision
+	}
+	if d.rec != nil {
+		if e.Phase == "" {
+			e.Phase = d.rec.Phase
+		}
+		if e.StepName == "" && e.Step == 0 {
+			e.Step, e.StepName = d.rec.Step, d.rec.StepName
+		}
+	}
+	if d.cfg.Observer != nil {
+		d.cfg.Observer(e)
+	}
+	d.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", d.app.String(), "revision", e.Revision,
+		"phase", string(e.Phase), "step", e.StepName)
+	switch e.Type {
+	case EventPhaseChanged, EventStepFailed, EventRequestHandled, EventRunFinished, EventLeaseAcquired:
+		warn := e.Err != nil || e.Phase == PhaseAborted || e.Phase == PhaseFailed || e.Type == EventStepFailed
+		msg := e.Message
+		if e.Err != nil {
+			msg += ": " + e.Err.Error()
+		}
+		d.events.record(ctx, warn, string(e.Type), fmt.Sprintf("%s: %s", e.Revision, msg))
+	}
+}
+
+// StartStep opens a trace span for one step and reports its start. Call the
+// returned function with the step's error when it ends.
+func (d *Driver) StartStep(ctx context.Context, index int, name string) (context.Context, func(error)) {
+	ctx, span := d.tracer.Start(ctx, "switchyard."+d.name+".step", trace.WithAttributes(
+		attribute.Int("switchyard.step.index", index), attribute.String("switchyard.step.name", name)))
+	d.Emit(ctx, Event{Type: EventStepStarted, Step: index, StepName: name})
+	return ctx, func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+			d.Emit(ctx, Event{Type: EventStepFailed, Step: index, StepName: name, Err: err})
+		} else {
+			d.Emit(ctx, Event{Type: EventStepSucceeded, Step: index, StepName: name})
+		}
+		span.End()
+	}
+}
+
+// Finish records the terminal phase, puts the revision in the history,
+// releases the lease and returns the Result. The driver is closed after it.
+func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message string, entry Revision) (*Result, error) {
+	now := d.Now()
+	err := d.Save(ctx, func(r *Record) error {
+		r.Phase, r.Reason, r.Message = phase, reason, message
+		r.PauseUntil = time.Time{}
+		entry.Revision, entry.Phase, entry.Message = r.Revision, phase, message
+		entry.Started, entry.Finished = r.Started, now
+		if old, ok := r.Find(r.Revision); ok && entry.Workload == nil {
+			entry.Workload, entry.Objects = old.Workload, old.Objects
+		}
+		r.Remember(entry, d.cfg.HistoryLimit)
+		r.Lease.Holder = ""
+		return nil
+	})
+	if err != nil {
+		d.span.RecordError(err)
+		d.Close()
+		return nil, err
+	}
+	res := d.result()
+	attrs := metric.WithAttributes(attribute.String("switchyard.strategy", d.name), attribute.String("switchyard.phase", string(phase)))
+	d.runs.Add(ctx, 1, attrs)
+	d.duration.Record(ctx, now.Sub(d.rec.Started).Seconds(), attrs)
+	d.Emit(ctx, Event{Type: EventRunFinished, Message: message})
+	if phase != PhaseSucceeded {
+		d.span.SetStatus(codes.Error, message)
+	}
+	d.Close()
+	return res, nil
+}
+
+// Result returns the recorded outcome of the release as a Result.
+func (d *Driver) result() *Result {
+	r := d.rec
+	return &Result{Strategy: d.name, App: d.app, Revision: r.Revision, Phase: r.Phase, Reason: r.Reason, Stable: r.Stable,
+		Message: r.Message, Started: r.Started, Finished: r.Updated}
+}
+
+// Recorded returns the Result the record holds, for a Run of a release that
+// has already finished; the driver is closed and the lease released.
+func (d *Driver) Recorded(ctx context.Context) (*Result, error) {
+	err := d.Save(ctx, func(r *Record) error { r.Lease.Holder = ""; return nil })
+	res := d.result()
+	d.Close()
+	return res, err
+}
+
+// Close stops the driver's watches and ends its span without writing: a
+// Run that stops early leaves its lease to lapse, and the next driver
+// continues from the record.
+func (d *Driver) Close() {
+	if d.closed {
+		return
+	}
+	d.closed = true
+	if d.cancel != nil {
+		d.cancel()
+	}
+	if d.span != nil {
+		d.span.End()
+	}
+	d.done()
+}

@@ -1,0 +1,130 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+)
+
+// EventType says what happened.
+type EventType string
+
+// The event types every strategy emits. Strategies may add their own.
+const (
+	EventRunStarted     EventType = "RunStarted"
+	EventResumed        EventType = "Resumed"
+	EventLeaseAcquired  EventType = "LeaseAcquired"
+	EventStepStarted    EventType = "StepStarted"
+	EventStepSucceeded  EventType = "StepSucceeded"
+	EventStepFailed     EventType = "StepFailed"
+	EventPhaseChanged   EventType = "PhaseChanged"
+	EventRequestHandled EventType = "RequestHandled"
+	EventWaiting        EventType = "Waiting"
+	EventRetrying       EventType = "Retrying"
+	EventCheck          EventType = "Check"
+	EventTraffic        EventType = "Traffic"
+	EventRunFinished    EventType = "RunFinished"
+)
+
+// Event is one thing that happened during a Run, as the observer sees it.
+type Event struct {
+	Time     time.Time
+	Type     EventType
+	Strategy string
+	App      types.NamespacedName
+	Revision string
+	Phase    Phase
+	Step     int
+	StepName string
+	Message  string
+	// Err is set on failures and retries.
+	Err error
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("%s %s %s", e.Type, e.App, e.Revision)
+	if e.StepName != "" {
+		s += fmt.Sprintf(" step %d (%s)", e.Step, e.StepName)
+	}
+	if e.Phase != "" {
+		s += " phase " + string(e.Phase)
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Observer receives events synchronously; it must return quickly.
+type Observer func(Event)
+
+// eventRecorder writes corev1 Events about the release record, counting
+// repeats of the same reason and message on one Event object instead of
+// creating a new one each time.
+type eventRecorder struct {
+	kube  kubernetes.Interface
+	clock clock.PassiveClock
+	app   types.NamespacedName
+	by    string
+	last  map[string]*corev1.Event // reason+message -> the Event written
+}
+
+func (r *eventRecorder) record(ctx context.Context, warning bool, reason, message string) {
+	if r == nil {
+		return
+	}
+	now := metav1.NewTime(r.clock.Now())
+	key := reason + "\x00" + message
+	events := r.kube.CoreV1().Events(r.app.Namespace)
+	if prev, ok := r.last[key]; ok {
+		ev := prev.DeepCopy()
+		ev.Count++
+		ev.LastTimestamp = now
+		if out, err := events.Update(ctx, ev, metav1.UpdateOptions{}); err == nil {
+			r.last[key] = out
+			return
+		}
+	}
+	typ := corev1.EventTypeNormal
+	if warning {
+		typ = corev1.EventTypeWarning
+	}
+	if len(message) > 1024 {
+		message = message[:1021] + "..."
+	}
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: RecordName(r.app.Name) + ".",
+			Namespace:    r.app.Namespace,
+			Labels:       map[string]string{LabelManagedBy: ManagedBy, LabelApp: r.app.Name},
+		},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: "v1", Kind: "ConfigMap", Namespace: r.app.Namespace, Name: RecordName(r.app.Name),
+		},
+		Reason:              reason,
+		Message:             message,
+		Type:                typ,
+		Count:               1,
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Source:              corev1.EventSource{Component: "switchyard"},
+		ReportingController: "switchyard.dev/driver",
+		ReportingInstance:   r.by,
+	}
+	// Events are best effort: a failure to write one never fails a release.
+	if out, err := events.Create(ctx, ev, metav1.CreateOptions{}); err == nil {
+		if r.last == nil {
+			r.last = map[string]*corev1.Event{}
+		}
+		r.last[key] = out
+	}
+}

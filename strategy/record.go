@@ -1,0 +1,225 @@
+package strategy
+
+import (
+	"encoding/json"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Labels and keys of the release record.
+const (
+	// LabelManagedBy marks objects switchyard writes.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedBy is the value of LabelManagedBy.
+	ManagedBy = "switchyard"
+	// LabelApp names the app on the record and on everything switchyard
+	// creates for it.
+	LabelApp = "switchyard.dev/app"
+	// LabelRecord marks a ConfigMap as a release record.
+	LabelRecord = "switchyard.dev/release-record"
+	// RecordKey is the ConfigMap data key that holds the record as JSON.
+	RecordKey = "record.json"
+	// RecordSchema is the version of the record's JSON layout.
+	RecordSchema = 1
+)
+
+// RecordName returns the name of the ConfigMap that holds app's release
+// record.
+func RecordName(app string) string { return app + ".switchyard" }
+
+// Record is the state of one app's releases, kept in the cluster so that any
+// process can resume or control them. It is written with optimistic
+// concurrency: every write carries the resourceVersion it read.
+type Record struct {
+	Schema   int    `json:"schema"`
+	App      string `json:"app"`
+	Strategy string `json:"strategy,omitempty"`
+	// Revision is the revision being released, or the last one released.
+	Revision string `json:"revision,omitempty"`
+	// Stable is the revision that serves the app's traffic.
+	Stable  string `json:"stable,omitempty"`
+	Phase   Phase  `json:"phase,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Reason is why a release ended other than Succeeded: one of the
+	// Reason constants.
+	Reason Reason `json:"reason,omitempty"`
+	// Step is the index of the current step of the strategy's plan.
+	Step     int    `json:"step"`
+	StepName string `json:"stepName,omitempty"`
+	// Started is when the current revision's release began; the progress
+	// deadline counts from Progressed.
+	Started    time.Time `json:"started,omitzero"`
+	Progressed time.Time `json:"progressed,omitzero"`
+	Updated    time.Time `json:"updated,omitzero"`
+	// PauseUntil is when a timed pause ends; zero when not paused by time.
+	PauseUntil time.Time `json:"pauseUntil,omitzero"`
+	// Paused is true while a person's Pause request holds the release.
+	Paused bool `json:"paused,omitempty"`
+	// Requests are control requests not yet handled, oldest first.
+	Requests []Request `json:"requests,omitempty"`
+	// Seq is the sequence number of the last request accepted.
+	Seq int64 `json:"seq"`
+	// Lease says which driver may write the release.
+	Lease Lease `json:"lease"`
+	// History holds the most recent revisions, newest last.
+	History []Revision `json:"history,omitempty"`
+	// State is the strategy's own state, opaque to the shared code.
+	State json.RawMessage `json:"state,omitempty"`
+}
+
+// Lease is the right of one driver to run a release. It lapses Duration
+// after Renewed unless renewed.
+type Lease struct {
+	Holder   string          `json:"holder,omitempty"`
+	Acquired time.Time       `json:"acquired,omitzero"`
+	Renewed  time.Time       `json:"renewed,omitzero"`
+	Duration metav1.Duration `json:"duration"`
+}
+
+// Live reports whether the lease is held at now.
+func (l Lease) Live(now time.Time) bool {
+	return l.Holder != "" && now.Before(l.Expires())
+}
+
+// Expires is when the lease lapses if not renewed.
+func (l Lease) Expires() time.Time { return l.Renewed.Add(l.Duration.Duration) }
+
+// Revision is one entry of the release history.
+type Revision struct {
+	Revision string    `json:"revision"`
+	Phase    Phase     `json:"phase"`
+	Message  string    `json:"message,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Workload is the revision's workload without status, for Undo.
+	Workload *appsv1.Deployment `json:"workload,omitempty"`
+	// Objects names the revision's companion objects (kind/name).
+	Objects []string `json:"objects,omitempty"`
+}
+
+// Reason is why a release was aborted or failed.
+type Reason string
+
+// Reasons a release ends other than Succeeded. Each maps to a sentinel error.
+const (
+	ReasonRequested        Reason = "Requested"        // ErrAborted
+	ReasonProgressDeadline Reason = "ProgressDeadline" // ErrProgressDeadline
+	ReasonAnalysisFailed   Reason = "AnalysisFailed"   // ErrAnalysisFailed
+	ReasonSuperseded       Reason = "Superseded"       // ErrSuperseded
+)
+
+// Err returns the sentinel error of reason, or nil.
+func (r Reason) Err() error {
+	switch r {
+	case ReasonRequested:
+		return ErrAborted
+	case ReasonProgressDeadline:
+		return ErrProgressDeadline
+	case ReasonAnalysisFailed:
+		return ErrAnalysisFailed
+	case ReasonSuperseded:
+		return ErrSuperseded
+	}
+	return nil
+}
+
+// Action is a kind of control request.
+type Action string
+
+// The control requests a release understands.
+const (
+	ActionPromote     Action = "Promote"
+	ActionPromoteFull Action = "PromoteFull"
+	ActionPause       Action = "Pause"
+	ActionResume      Action = "Resume"
+	ActionAbort       Action = "Abort"
+	ActionRetry       Action = "Retry"
+	ActionUndo        Action = "Undo"
+)
+
+// Request is a control request written to the record by any process.
+type Request struct {
+	Seq    int64  `json:"seq"`
+	Action Action `json:"action"`
+	// Revision is the revision to go back to, for Undo.
+	Revision string `json:"revision,omitempty"`
+	// Step is the step the requester saw, for Promote; a Promote for a step
+	// the release has already left is dropped.
+	Step int       `json:"step"`
+	By   string    `json:"by,omitempty"`
+	At   time.Time `json:"at,omitzero"`
+}
+
+// Find returns the history entry of revision.
+func (r *Record) Find(revision string) (Revision, bool) {
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if r.History[i].Revision == revision {
+			return r.History[i], true
+		}
+	}
+	return Revision{}, false
+}
+
+// Remember puts rev in the history, replacing an entry of the same
+// revision, and keeps at most limit entries.
+func (r *Record) Remember(rev Revision, limit int) {
+	h := r.History[:0:0]
+	for _, e := range r.History {
+		if e.Revision != rev.Revision {
+			h = append(h, e)
+		}
+	}
+	h = append(h, rev)
+	if limit > 0 && len(h) > limit {
+		h = h[len(h)-limit:]
+	}
+	r.History = h
+}
+
+// Take removes and returns the pending requests for which keep returns true,
+// in order.
+func (r *Record) Take(match func(Request) bool) []Request {
+	var taken, rest []Request
+	for _, q := range r.Requests {
+		if match(q) {
+			taken = append(taken, q)
+		} else {
+			rest = append(rest, q)
+		}
+	}
+	r.Requests = rest
+	return taken
+}
+
+// Status is a read-only view of a release record.
+type Status struct {
+	App        types.NamespacedName
+	Strategy   string
+	Revision   string
+	Stable     string
+	Phase      Phase
+	Reason     Reason
+	Message    string
+	Step       int
+	StepName   string
+	Paused     bool
+	PauseUntil time.Time
+	Started    time.Time
+	Updated    time.Time
+	Lease      Lease
+	Pending    []Request
+	History    []Revision
+}
+
+func (r *Record) status(app types.NamespacedName) *Status {
+	return &Status{
+		App: app, Strategy: r.Strategy, Revision: r.Revision, Stable: r.Stable,
+		Phase: r.Phase, Reason: r.Reason, Message: r.Message, Step: r.Step, StepName: r.StepName,
+		Paused: r.Paused, PauseUntil: r.PauseUntil, Started: r.Started, Updated: r.Updated,
+		Lease: r.Lease, Pending: append([]Request(nil), r.Requests...),
+		History: append([]Revision(nil), r.History...),
+	}
+}

@@ -1,0 +1,258 @@
+// Package rolling ships a release with the Deployment's own rolling update,
+// driven through the shared machinery of package strategy: the release
+// record and its lease, watch-based waits on the injected clock, control
+// requests (Pause, Resume, Abort, Retry, Undo) and observability. It has no
+// traffic steps and no second slot: it is the simplest strategy, the one to
+// use where a plain rolling update is enough, and a template for custom
+// strategies.
+//
+// Abort rolls the Deployment back to the last revision that succeeded.
+package rolling
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+// LabelRevision is the pod-template label that carries the release's
+// revision.
+const LabelRevision = "switchyard.dev/revision"
+
+// Spec configures a rolling release. The zero value is ready to use.
+type Spec struct {
+	// ProgressDeadline is how long the rollout may go without becoming
+	// available before it is rolled back; default 10 minutes.
+	ProgressDeadline time.Duration
+}
+
+// DefaultProgressDeadline is the default of Spec.ProgressDeadline.
+const DefaultProgressDeadline = 10 * time.Minute
+
+// Strategy is a rolling-update strategy. Build it with New.
+type Strategy struct {
+	clients strategy.Clients
+	spec    Spec
+	cfg     strategy.Config
+}
+
+var _ strategy.Strategy = (*Strategy)(nil)
+
+// New returns a rolling strategy that works through clients.
+func New(clients strategy.Clients, spec Spec, opts ...strategy.Option) *Strategy {
+	if spec.ProgressDeadline == 0 {
+		spec.ProgressDeadline = DefaultProgressDeadline
+	}
+	return &Strategy{clients: clients, spec: spec, cfg: strategy.NewConfig(opts...)}
+}
+
+// Name returns "rolling".
+func (s *Strategy) Name() string { return "rolling" }
+
+func (s *Strategy) validate(r strategy.Release) error {
+	var v strategy.Validator
+	r.Validate(&v)
+	v.Check(r.Workload != nil, "release.workload", nil, "is required")
+	v.Check(s.spec.ProgressDeadline > 0, "spec.progressDeadline", s.spec.ProgressDeadline, "must be positive")
+	v.Merge("options", s.cfg.Validate())
+	v.Check(s.clients.Kube != nil, "clients.kube", nil, "must be set")
+	return v.Err()
+}
+
+// Plan reports the two steps of a rolling release.
+func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan, error) {
+	if err := s.validate(r); err != nil {
+		return nil, err
+	}
+	p := &strategy.Plan{Strategy: s.Name(), App: r.App, Revision: r.Revision, Steps: []strategy.PlannedStep{
+		{Name: "apply", Description: fmt.Sprintf("server-side apply Deployment %s with revision %s", r.App, r.Revision)},
+		{Name: "available", Description: fmt.Sprintf("wait until every replica runs the new template, at most %s", s.spec.ProgressDeadline)},
+	}}
+	if st, err := strategy.NewControl(s.clients.Kube, strategy.WithClock(s.cfg.Clock)).Status(ctx, r.App); err == nil {
+		p.Current = st.Phase
+	}
+	return p, nil
+}
+
+// Run applies the release's Deployment and waits until it is available.
+// It resumes a release in flight, returns the recorded result of one that
+// has ended, and returns the Result with a non-nil error (Result.Err) when
+// the release ends other than Succeeded.
+func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Result, error) {
+	if err := s.validate(r); err != nil {
+		return nil, err
+	}
+	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	rn := &run{s: s, d: d, rel: r}
+	res, err := rn.drive(ctx)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err()
+}
+
+type run struct {
+	s       *Strategy
+	d       *strategy.Driver
+	rel     strategy.Release
+	deploys *objcache.Cache[*appsv1.Deployment]
+}
+
+func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
+	d, rec := rn.d, rn.d.Record()
+	retry := func(q strategy.Request) bool { return q.Action == strategy.ActionRetry }
+	undo := func(q strategy.Request) bool { return q.Action == strategy.ActionUndo }
+	restart := false
+	if rec.Revision == rn.rel.Revision && rec.Phase.Terminal() {
+		if !hasRequest(rec, retry) && !hasRequest(rec, undo) {
+			return d.Recorded(ctx)
+		}
+		restart = true
+	}
+	if pending := firstRequest(rec, undo); pending != nil {
+		h, _ := rec.Find(pending.Revision)
+		if h.Workload != nil {
+			rn.rel = strategy.Release{App: rn.rel.App, Revision: h.Revision, Workload: h.Workload}
+			restart = true
+		}
+	}
+	if restart || rec.Revision != rn.rel.Revision || rec.Phase == "" {
+		if err := rn.start(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
+	}
+	if err := rn.watch(ctx); err != nil {
+		return nil, err
+	}
+	for {
+		rec = d.Record()
+		switch rec.Step {
+		case 0:
+			if err := rn.apply(ctx, rn.rel.Workload, rn.rel.Revision, false); err != nil {
+				return nil, err
+			}
+			if err := d.Save(ctx, func(r *strategy.Record) error { r.Step, r.StepName = 1, "available"; return nil }); err != nil {
+				return nil, err
+			}
+		default:
+			return rn.available(ctx)
+		}
+	}
+}
+
+func hasRequest(rec *strategy.Record, match func(strategy.Request) bool) bool {
+	return firstRequest(rec, match) != nil
+}
+
+func firstRequest(rec *strategy.Record, match func(strategy.Request) bool) *strategy.Request {
+	for i := range rec.Requests {
+		if match(rec.Requests[i]) {
+			return &rec.Requests[i]
+		}
+	}
+	return nil
+}
+
+// start records a new release of rn.rel, taking Retry and Undo requests.
+func (rn *run) start(ctx context.Context) error {
+	now := rn.d.Now()
+	w := stripped(rn.rel.Workload)
+	return rn.d.Save(ctx, func(r *strategy.Record) error {
+		if r.Phase == strategy.PhaseSucceeded {
+			r.Stable = r.Revision
+		}
+		r.Take(func(q strategy.Request) bool {
+			return q.Action == strategy.ActionRetry || q.Action == strategy.ActionUndo
+		})
+		r.Revision, r.Phase, r.Reason, r.Message = rn.rel.Revision, strategy.PhaseProgressing, "", ""
+		r.Step, r.StepName, r.Paused, r.PauseUntil = 0, "apply", false, time.Time{}
+		r.Started, r.Progressed, r.State = now, now, nil
+		r.Remember(strategy.Revision{Revision: rn.rel.Revision, Phase: strategy.PhaseProgressing, Started: now, Workload: w}, rn.s.cfg.HistoryLimit)
+		return nil
+	})
+}
+
+func (rn *run) watch(ctx context.Context) error {
+	deploys := rn.s.clients.Kube.AppsV1().Deployments(rn.rel.App.Namespace)
+	byName := fields.OneTermEqualSelector("metadata.name", rn.rel.App.Name).String()
+	rn.deploys = objcache.New[*appsv1.Deployment](objcache.ListWatch{
+		List: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = byName
+			return deploys.List(ctx, o)
+		},
+		Watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = byName
+			return deploys.Watch(ctx, o)
+		},
+	}, rn.s.cfg.Clock)
+	return strategy.Retry(ctx, rn.s.cfg.Clock, rn.deploys.Start)
+}
+
+// stripped is w without status and server-set metadata, as kept in history.
+func stripped(w *appsv1.Deployment) *appsv1.Deployment {
+	if w == nil {
+		return nil
+	}
+	out := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Labels: w.Labels, Annotations: w.Annotations},
+		Spec:       *w.Spec.DeepCopy(),
+	}
+	return out
+}
+
+// apply server-side applies the Deployment for workload, named after the
+// app, with the revision on its pod template.
+func (rn *run) apply(ctx context.Context, workload *appsv1.Deployment, revision string, paused bool) error {
+	app := rn.rel.App
+	dep := stripped(workload)
+	dep.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
+	dep.Name, dep.Namespace = app.Name, app.Namespace
+	dep.Labels = merge(dep.Labels, map[string]string{strategy.LabelApp: app.Name, strategy.LabelManagedBy: strategy.ManagedBy})
+	dep.Spec.Template.Labels = merge(dep.Spec.Template.Labels, map[string]string{LabelRevision: revision})
+	if dep.Spec.Selector == nil {
+		dep.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{strategy.LabelApp: app.Name}}
+		dep.Spec.Template.Labels[strategy.LabelApp] = app.Name
+	}
+	dep.Spec.Paused = paused
+	body, err := json.Marshal(dep)
+	if err != nil {
+		return fmt.Errorf("encoding Deployment: %w", err)
+	}
+	force := true
+	return strategy.Retry(ctx, rn.s.cfg.Clock, func(ctx context.Context) error {
+		_, err := rn.s.clients.Kube.AppsV1().Deployments(app.Namespace).Patch(ctx, app.Name, types.ApplyPatchType, body,
+			metav1.PatchOptions{FieldManager: rn.s.cfg.FieldManager, Force: &force})
+		if err != nil {
+			return fmt.Errorf("applying Deployment %s: %w", app, err)
+		}
+		return nil
+	})
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

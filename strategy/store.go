@@ -1,0 +1,141 @@
+package strategy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/cenkalti/backoff/v4"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// store reads and writes release records.
+type store struct {
+	kube  kubernetes.Interface
+	retry retrier
+}
+
+// decodeRecord checks that cm is a release record of app and parses it.
+func decodeRecord(app types.NamespacedName, cm *corev1.ConfigMap) (*Record, error) {
+	bad := func(reason string, err error) error {
+		return &RecordError{App: app, Name: cm.Name, Reason: reason, Err: err}
+	}
+	if cm.Labels[LabelRecord] != "true" || cm.Labels[LabelManagedBy] != ManagedBy {
+		return nil, bad("the ConfigMap exists but is not labelled as switchyard's; it is left untouched", ErrForeignRecord)
+	}
+	raw, ok := cm.Data[RecordKey]
+	if !ok {
+		return nil, bad("no "+RecordKey+" key", ErrCorruptRecord)
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return nil, bad("cannot parse "+RecordKey+": "+err.Error(), ErrCorruptRecord)
+	}
+	switch {
+	case r.Schema != RecordSchema:
+		return nil, bad(fmt.Sprintf("schema %d, this version reads %d", r.Schema, RecordSchema), ErrCorruptRecord)
+	case r.App != app.Name:
+		return nil, bad(fmt.Sprintf("record is for app %q", r.App), ErrCorruptRecord)
+	}
+	return &r, nil
+}
+
+func encodeRecord(r *Record) (string, error) {
+	b, err := json.Marshal(r)
+	return string(b), err
+}
+
+// load returns the record and the resourceVersion it was read at.
+func (s *store) load(ctx context.Context, app types.NamespacedName) (*Record, string, error) {
+	var cm *corev1.ConfigMap
+	err := s.retry.do(ctx, func(ctx context.Context) error {
+		var err error
+		cm, err = s.kube.CoreV1().ConfigMaps(app.Namespace).Get(ctx, RecordName(app.Name), metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, "", fmt.Errorf("release %s: %w", app, ErrNoRecord)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading release record of %s: %w", app, err)
+	}
+	r, err := decodeRecord(app, cm)
+	if err != nil {
+		return nil, "", err
+	}
+	return r, cm.ResourceVersion, nil
+}
+
+// update applies mutate to the current record and writes it, reading again
+// and re-applying mutate when another writer got there first. mutate may be
+// called several times and must depend only on its argument. When the app
+// has no record and create is true, mutate starts from a new one.
+func (s *store) update(ctx context.Context, app types.NamespacedName, create bool, mutate func(*Record) error) (*Record, string, error) {
+	for {
+		r, rv, err := s.load(ctx, app)
+		exists := err == nil
+		switch {
+		case create && err != nil && isNoRecord(err):
+			r = &Record{Schema: RecordSchema, App: app.Name}
+		case err != nil:
+			return nil, "", err
+		}
+		if err := mutate(r); err != nil {
+			return nil, "", err
+		}
+		data, err := encodeRecord(r)
+		if err != nil {
+			return nil, "", fmt.Errorf("encoding release record: %w", err)
+		}
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:            RecordName(app.Name),
+				Namespace:       app.Namespace,
+				ResourceVersion: rv,
+				Labels:          map[string]string{LabelManagedBy: ManagedBy, LabelRecord: "true", LabelApp: app.Name},
+			},
+			Data: map[string]string{RecordKey: data},
+		}
+		cms := s.kube.CoreV1().ConfigMaps(app.Namespace)
+		var out *corev1.ConfigMap
+		err = s.retry.do(ctx, func(ctx context.Context) error {
+			var err error
+			if !exists {
+				out, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+			} else {
+				out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+			}
+			if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+				return backoff.Permanent(err) // read again and re-apply mutate
+			}
+			return err
+		})
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("writing release record of %s: %w", app, err)
+		}
+		return r, out.ResourceVersion, nil
+	}
+}
+
+func isNoRecord(err error) bool { return errors.Is(err, ErrNoRecord) }
+
+// newerVersion reports whether resource version a is later than b. Versions
+// are opaque to clients, but both etcd-backed servers and client-go's fake
+// use increasing integers; anything else counts as newer when it differs.
+func newerVersion(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	if errA != nil || errB != nil {
+		return a != b
+	}
+	return x > y
+}

@@ -1,0 +1,150 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+)
+
+// Source is anything that says when it changed, such as a watch cache.
+type Source interface {
+	// Changed returns a channel closed at the next change.
+	Changed() <-chan struct{}
+}
+
+// Wake says why Wait returned.
+type Wake int
+
+// Reasons Wait returns.
+const (
+	// WokeCondition: the condition holds.
+	WokeCondition Wake = iota + 1
+	// WokeDeadline: the Until time came first.
+	WokeDeadline
+	// WokeRequest: a control request the caller listens for is pending.
+	WokeRequest
+)
+
+func (w Wake) String() string {
+	switch w {
+	case WokeCondition:
+		return "condition"
+	case WokeDeadline:
+		return "deadline"
+	case WokeRequest:
+		return "request"
+	}
+	return fmt.Sprintf("Wake(%d)", int(w))
+}
+
+// WaitFor says what Wait waits for.
+type WaitFor struct {
+	// Cond is checked at the start and after every change of a source or
+	// the record; nil means wait only for requests and time.
+	Cond func() (bool, error)
+	// Sources are watched for changes that may make Cond true.
+	Sources []Source
+	// Until is when Wait gives up and returns WokeDeadline; zero waits
+	// without a deadline.
+	Until time.Time
+	// Requests selects the pending control requests that end the wait; nil
+	// means none.
+	Requests func(Request) bool
+	// Reason is reported to the observer when Wait has to block.
+	Reason string
+}
+
+// Wait blocks until w.Cond holds, a selected control request is pending or
+// w.Until arrives, whichever is first, reacting to watch events and the
+// clock rather than polling. It renews the lease while it waits and returns
+// ErrLeaseLost if another driver took the release.
+func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
+	announced := false
+	for {
+		changed := []<-chan struct{}{d.records.Changed()}
+		for _, s := range w.Sources {
+			changed = append(changed, s.Changed())
+		}
+		if err := d.refresh(); err != nil {
+			return 0, err
+		}
+		if w.Requests != nil {
+			for _, q := range d.rec.Requests {
+				if w.Requests(q) {
+					return WokeRequest, nil
+				}
+			}
+		}
+		if w.Cond != nil {
+			ok, err := w.Cond()
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				return WokeCondition, nil
+			}
+		}
+		now := d.Now()
+		if !w.Until.IsZero() && !now.Before(w.Until) {
+			return WokeDeadline, nil
+		}
+		renewAt := d.rec.Lease.Renewed.Add(d.cfg.LeaseDuration / 2)
+		if !now.Before(renewAt) {
+			if err := d.Save(ctx, nil); err != nil {
+				return 0, fmt.Errorf("renewing lease: %w", err)
+			}
+			continue
+		}
+		next := renewAt
+		if !w.Until.IsZero() && w.Until.Before(next) {
+			next = w.Until
+		}
+		if !announced && w.Reason != "" {
+			d.Emit(ctx, Event{Type: EventWaiting, Message: w.Reason})
+			announced = true
+		}
+		if err := d.block(ctx, changed, next.Sub(now)); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// block waits until one of changed is closed, d passes or ctx ends.
+func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, timeout time.Duration) error {
+	t := d.cfg.Clock.NewTimer(timeout)
+	defer t.Stop()
+	cases := make([]reflect.SelectCase, 0, len(changed)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C())})
+	for _, c := range changed {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+	}
+	d.idle()
+	chosen, _, _ := reflect.Select(cases)
+	d.busy()
+	if chosen == 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// refresh takes the record from the watch cache when it is newer than the
+// one the driver holds, so that control requests written by other processes
+// are seen without a read.
+func (d *Driver) refresh() error {
+	cm, ok := d.records.Get(d.app.Namespace, RecordName(d.app.Name))
+	if !ok || !newerVersion(cm.ResourceVersion, d.rv) {
+		return nil
+	}
+	rec, err := decodeRecord(d.app, cm)
+	if err != nil {
+		return err
+	}
+	if rec.Lease.Holder != d.cfg.Identity {
+		return fmt.Errorf("release %s now held by %q: %w", d.app, rec.Lease.Holder, ErrLeaseLost)
+	}
+	d.rec, d.rv = rec, cm.ResourceVersion
+	return nil
+}

@@ -145,14 +145,23 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 		rec = d.Record()
 		switch rec.Step {
 		case 0:
-			if err := rn.apply(ctx, rn.rel.Workload, rn.rel.Revision, false); err != nil {
-				return nil, err
+			sctx, end := d.StartStep(ctx, 0, "apply")
+			err := rn.apply(sctx, rn.rel.Workload, rn.rel.Revision, false)
+			if err == nil {
+				err = d.Save(sctx, func(r *strategy.Record) error { r.Step, r.StepName = 1, "available"; return nil })
 			}
-			if err := d.Save(ctx, func(r *strategy.Record) error { r.Step, r.StepName = 1, "available"; return nil }); err != nil {
+			end(err)
+			if err != nil {
 				return nil, err
 			}
 		default:
-			return rn.available(ctx)
+			sctx, end := d.StartStep(ctx, 1, "available")
+			res, err := rn.available(sctx)
+			if err == nil && res.Phase != strategy.PhaseSucceeded {
+				err = res.Err()
+			}
+			end(err)
+			return res, err
 		}
 	}
 }

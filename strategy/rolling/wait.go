@@ -107,10 +107,15 @@ func (rn *run) rolledOut() (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	return complete(dep), nil
+	return complete(dep, rn.rel.Revision), nil
 }
 
-func complete(dep *appsv1.Deployment) bool {
+// complete reports whether dep runs revision on every replica. The revision
+// check keeps a cached copy from before the apply from counting.
+func complete(dep *appsv1.Deployment, revision string) bool {
+	if dep.Spec.Template.Labels[LabelRevision] != revision {
+		return false
+	}
 	want := int32(1)
 	if dep.Spec.Replicas != nil {
 		want = *dep.Spec.Replicas

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
-
 )
 
 // runSuite runs every conformance test against the env newEnv makes.
@@ -248,4 +247,3 @@ func testWatch(t *testing.T, e env) {
 	}
 	assert.Equal(t, []string{"a=1", "a=2"}, got)
 }
-

@@ -1,0 +1,42 @@
+// Package switchyard ships software onto Kubernetes from inside your own
+// program: the Day 1 install of a cluster's workloads and every Day 2 update
+// after it. It is a library, not a controller: there are no CRDs to install
+// and nothing else to run. This package holds no code; it is the tour.
+//
+// # Packages
+//
+//   - strategy: what every strategy shares. The Strategy interface (Name,
+//     Plan, Run), Release, Plan and Result; the release record (one
+//     ConfigMap per app holding the state machine, the last revisions and a
+//     holder lease, written with optimistic concurrency) that makes every
+//     Run resumable by any process; Control (Promote, PromoteFull, Pause,
+//     Resume, Abort, Retry, Undo, Status) from any process; watch-based waits
+//     on an injected clock; retries of transient API errors; typed errors;
+//     observability (an observer callback, corev1 Events, OpenTelemetry
+//     spans and metrics, slog); Sequence and Waves for composition.
+//   - strategy/rolling: the Deployment's own rolling update driven through
+//     the shared machinery; the simplest strategy and a template for custom
+//     ones.
+//   - fake: an in-memory cluster for your tests: typed, dynamic and
+//     discovery clients over one store, simulated Deployment, ReplicaSet,
+//     Pod and EndpointSlice controllers on a fake clock that can move by
+//     itself while a Run waits, per-version pod behaviour, a traffic model,
+//     and API fault injection.
+//   - bluegreen, canary, analysis, bootstrap: blue/green and canary
+//     releases, metric analysis and the Day 1 bootstrap. Their packages
+//     describe what they will hold; they are not implemented yet.
+//
+// # A first release
+//
+// Build a strategy with the clients of a cluster (strategy.NewClients for a
+// real one, fake.NewCluster().Clients() in tests) and call Run:
+//
+//	s := rolling.New(clients, rolling.Spec{})
+//	res, err := s.Run(ctx, strategy.Release{App: app, Revision: "v2", Workload: dep})
+//
+// Run returns when the release reaches a terminal phase. A second Run of the
+// same release returns the recorded result; a Run after a crash continues
+// where the record says the release was, once the crashed driver's lease
+// has lapsed. Bad input is a *strategy.ValidationError before anything is
+// written.
+package switchyard

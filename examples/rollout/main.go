@@ -1,0 +1,129 @@
+// Command rollout ships two releases of an app with the rolling strategy and
+// prints each step as it happens. By default it runs on switchyard's
+// in-memory fake cluster with a clock that moves by itself, so minutes of
+// rollout take milliseconds; -kubeconfig runs it against a real cluster.
+//
+// The first release (v1) and a good update (v2) succeed; a bad update (v3,
+// whose pods never turn Ready on the fake) misses its progress deadline and
+// is rolled back to v2.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/rolling"
+)
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "", "run against the cluster of this kubeconfig instead of the fake")
+	namespace := flag.String("namespace", "default", "namespace of the app")
+	flag.Parse()
+	if err := run(*kubeconfig, *namespace); err != nil {
+		fmt.Fprintln(os.Stderr, "rollout:", err)
+		os.Exit(1)
+	}
+}
+
+func run(kubeconfig, namespace string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+
+	var clients strategy.Clients
+	var clk clock.WithTicker = clock.RealClock{}
+	var cluster *fake.Cluster
+	if kubeconfig == "" {
+		opts := []fake.Option{fake.WithAutoAdvance(), fake.WithPodStartup(3 * time.Second)}
+		if namespace != "default" {
+			opts = append(opts, fake.WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
+		}
+		cluster = fake.NewCluster(opts...)
+		defer cluster.Stop()
+		// v3 is the bad release: its pods start but never pass readiness.
+		cluster.SetBehavior("v3", fake.Behavior{NeverReady: true})
+		clients, clk = cluster.Clients(), cluster.Clock()
+		fmt.Println("cluster: in-memory fake (time moves by itself while the rollout waits)")
+	} else {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return err
+		}
+		if clients, err = strategy.NewClients(cfg); err != nil {
+			return err
+		}
+		fmt.Println("cluster:", cfg.Host)
+	}
+
+	start := clk.Now()
+	print := func(e strategy.Event) {
+		line := fmt.Sprintf("%8s  %-6s %-15s", e.Time.Sub(start).Round(time.Millisecond), e.Revision, e.Type)
+		if e.Type == strategy.EventStepStarted || e.Type == strategy.EventStepSucceeded {
+			line += fmt.Sprintf(" step %d %s", e.Step, e.StepName)
+		}
+		if e.Message != "" {
+			line += " " + e.Message
+		}
+		if e.Err != nil {
+			line += " (" + e.Err.Error() + ")"
+		}
+		fmt.Println(line)
+	}
+	s := rolling.New(clients, rolling.Spec{ProgressDeadline: 2 * time.Minute},
+		strategy.WithClock(clk), strategy.WithIdentity("examples-rollout"), strategy.WithObserver(print))
+
+	app := types.NamespacedName{Namespace: namespace, Name: "web"}
+	for _, rev := range []string{"v1", "v2", "v3"} {
+		fmt.Printf("\n== release %s\n", rev)
+		res, err := s.Run(ctx, strategy.Release{App: app, Revision: rev, Workload: workload(rev)})
+		if res == nil {
+			return err
+		}
+		fmt.Printf("== %s ended %s after %s; serving: %s\n", rev, res.Phase, res.Finished.Sub(res.Started), serving(ctx, clients, app))
+	}
+	st, err := strategy.NewControl(clients.Kube).Status(ctx, app)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nrelease history of %s:\n", app)
+	for _, h := range st.History {
+		fmt.Printf("  %-4s %-10s %s\n", h.Revision, h.Phase, h.Message)
+	}
+	if cluster != nil {
+		fmt.Printf("\nAPI requests made: %d\n", cluster.Requests().Total())
+	}
+	return nil
+}
+
+func workload(rev string) *appsv1.Deployment {
+	return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](4),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:" + rev}}},
+		},
+	}}
+}
+
+// serving says which revision the app's Deployment template runs, and how
+// many replicas are available.
+func serving(ctx context.Context, clients strategy.Clients, app types.NamespacedName) string {
+	d, err := clients.Kube.AppsV1().Deployments(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s (%d/%d available)", d.Spec.Template.Labels[rolling.LabelRevision], d.Status.AvailableReplicas, ptr.Deref(d.Spec.Replicas, 0))
+}

@@ -22,9 +22,19 @@ func (k *kube) Discovery() discovery.DiscoveryInterfaces { return k.disc }
 
 // react serves the typed clientset's actions from the cluster's store.
 func (c *Cluster) react(action k8stesting.Action) (bool, runtime.Object, error) {
+	return c.reactAs(action, false)
+}
+
+// reactInternal serves the cluster's own typed reads (see request.internal).
+func (c *Cluster) reactInternal(action k8stesting.Action) (bool, runtime.Object, error) {
+	return c.reactAs(action, true)
+}
+
+func (c *Cluster) reactAs(action k8stesting.Action, internal bool) (bool, runtime.Object, error) {
 	r := &request{
 		verb: action.GetVerb(), gvr: action.GetResource(),
 		ns: action.GetNamespace(), sub: action.GetSubresource(),
+		internal: internal,
 	}
 	switch a := action.(type) {
 	case k8stesting.GetActionImpl:

@@ -28,6 +28,10 @@ type Clock struct {
 	// returned yet.
 	running atomic.Int64
 
+	// moved are called, without mu held, each time the clock is set: after
+	// the new time is visible and before the timers due then fire.
+	moved []func(from, to time.Time)
+
 	adv *advancer
 }
 
@@ -124,12 +128,26 @@ func (c *Clock) SetTime(t time.Time) {
 			heap.Push(&c.waiters, w)
 		}
 	}
+	from := c.now
 	c.now = t
+	hooks := c.moved
 	c.mu.Unlock()
+	for _, h := range hooks {
+		h(from, t)
+	}
 	for _, w := range due {
 		w.fire(t)
 	}
 	c.adv.bumpNotify()
+}
+
+// onMove registers h to be called each time the clock is set, with the
+// previous and the new time, before the timers due at the new time fire.
+// h runs in the goroutine that moved the clock, without the clock's lock.
+func (c *Clock) onMove(h func(from, to time.Time)) {
+	c.mu.Lock()
+	c.moved = append(c.moved[:len(c.moved):len(c.moved)], h)
+	c.mu.Unlock()
 }
 
 // HasWaiters reports whether any timer, ticker or AfterFunc is pending.

@@ -47,12 +47,14 @@ type Cluster struct {
 	behaviors map[string]Behavior
 
 	ctl controllerState
+
+	traffic trafficState
 }
 
 // Behavior is how the pods of one version behave. The zero value is a
 // healthy pod that turns Ready after the cluster's start-up time.
-// ErrorRate and Latency are not used by the pod simulation; they describe
-// the version to traffic and metrics models built on the cluster.
+// ErrorRate and Latency are not used by the pod simulation; they are how
+// the version answers the load of SendLoad, as Metrics reports it.
 type Behavior struct {
 	NeverReady bool          // containers run but the pod never turns Ready
 	CrashLoop  bool          // containers keep crashing: restarts grow, never Ready
@@ -80,6 +82,7 @@ func NewCluster(opts ...Option) *Cluster {
 	c.store.shutdown = cfg.podShutdown
 	c.queue = newQueue(c.clock)
 	c.store.listeners = append(c.store.listeners, c.route)
+	c.initTraffic()
 
 	c.disc = newDiscovery(c.kinds)
 	c.cs = k8sfake.NewClientset()
@@ -170,7 +173,7 @@ func (c *Cluster) resourceOf(o runtime.Object) (*resourceInfo, error) {
 // the cluster's one object store. The mapper learns resources of new
 // CustomResourceDefinitions after Reset.
 func (c *Cluster) Clients() strategy.Clients {
-	return strategy.Clients{Kube: c.kube, Dynamic: dynamicClient{c}, Discovery: c.disc, Mapper: c.mapper}
+	return strategy.Clients{Kube: c.kube, Dynamic: dynamicClient{c: c}, Discovery: c.disc, Mapper: c.mapper}
 }
 
 // Clientset returns the underlying fake clientset (k8s.io/client-go/
@@ -217,7 +220,9 @@ func (c *Cluster) Stop() {
 // the version label (WithVersionLabel). New pods follow it from creation.
 // Existing pods follow it from now on: NeverReady makes Ready pods fail
 // readiness, clearing it lets them turn Ready; CrashLoop makes running pods
-// start crashing; a new Startup applies to pods not Ready yet.
+// start crashing; a new Startup applies to pods not Ready yet. ErrorRate
+// and Latency apply to the load SendLoad books from now on, that is from the
+// current fake time.
 func (c *Cluster) SetBehavior(version string, b Behavior) {
 	c.behMu.Lock()
 	c.behaviors[version] = b

@@ -35,6 +35,8 @@
 //     REST mapper.
 //   - Fault injection: FailRequests, Conflicts, Delay, DropWatches; and
 //     Requests, which counts the API calls made through the clients.
+//   - A data plane and a metrics source: Traffic, SendLoad and Metrics; see
+//     below.
 //
 // # What is not
 //
@@ -44,7 +46,8 @@
 // a single EndpointSlice, however many endpoints. Deployment adoption and
 // orphaning by selector, and proportional scaling of a paused deployment
 // with several active replica sets (the newest takes the difference), are
-// simplified. Clientset's own Tracker is not the store.
+// simplified. Clientset's own Tracker is not the store. Traffic is modelled
+// as expected shares of steady load, not as individual requests; see below.
 //
 // # Time and auto-advance
 //
@@ -62,4 +65,52 @@
 // counter bumped by every API call, watch event delivery, timer creation
 // and idle or busy transition. With no participant, time stands still.
 // WaitIdle waits for the controllers, not for the clock.
+//
+// # Traffic and metrics
+//
+// Traffic answers "which version serves what share of the requests sent to
+// this Entry right now?" by reading the objects a real data plane reads.
+// A version is the value of the pods' version label (WithVersionLabel).
+//
+//   - Service: evenly over its ready endpoints (EndpointSlice conditions),
+//     so pods that are not Ready, such as those of a NeverReady or CrashLoop
+//     version, serve nothing; when none is ready, over its serving
+//     terminating endpoints, as kube-proxy does.
+//   - HTTPRoute (Gateway API v1): header matches (Exact, RegularExpression),
+//     the most specific match winning; backendRefs to Services split by
+//     weight; RequestMirror filters.
+//   - VirtualService (Istio v1 or v1beta1): the first matching http route
+//     (header exact, prefix, regex, presence; withoutHeaders); destination
+//     weights; DestinationRule subsets; mirrors.
+//   - TrafficSplit (SMI v1alpha2 to v1alpha4): backends split by weight.
+//   - Ingress: an NGINX Ingress canary pair, by canary-by-header,
+//     canary-by-cookie, then canary-weight.
+//
+// Router objects are custom resources: create their
+// CustomResourceDefinitions first, as on a real cluster. A Share holds
+// expected fractions, not random draws; the fraction no ready endpoint
+// receives (no route matches, zero weights, a backend without ready
+// endpoints) is Share.Unserved and fails.
+//
+// SendLoad runs a steady load generator on the fake clock: each time the
+// clock moves (Step, SetTime or auto-advance), the fake time that has just
+// elapsed is booked into Metrics with the share the entry had before the
+// move, before the timers due at the new time fire. Each version fails its
+// Behavior's ErrorRate of its requests and answers in about its Latency;
+// unserved requests are booked as failed under UnservedVersion; mirrored
+// copies count for the versions they reach. Metrics reads request and error
+// counters (exact expected values), error ratios, request rates and latency
+// quantiles per version over windows ending at the clock's now, looking back
+// up to an hour in one-second buckets. Latencies are samples (at most 32 per
+// version and second, log-normal around Latency), reproducible run to run.
+// Neither Traffic nor a load is API traffic: they are not counted in
+// Requests, see no injected faults and do not hold auto-advance back.
+//
+// Not modelled: paths, methods, query parameters, ports, ReferenceGrants,
+// Gateway and Ingress objects' own readiness, Istio fault injection,
+// retries, timeouts, connection draining beyond EndpointSlice conditions,
+// session affinity, load-dependent latency or errors, and metrics labels
+// other than the version. A step books its whole interval with the share at
+// its start: with Step, pods that turn Ready during a step serve from the
+// next one; auto-advance moves from timer to timer, so it is exact.
 package fake

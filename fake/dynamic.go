@@ -18,7 +18,10 @@ import (
 // dynamicClient is the cluster's dynamic.Interface. Unlike
 // k8s.io/client-go/dynamic/fake it serves resources learnt at run time from
 // CustomResourceDefinitions, and it shares the typed clientset's store.
-type dynamicClient struct{ c *Cluster }
+type dynamicClient struct {
+	c        *Cluster
+	internal bool // see request.internal
+}
 
 var (
 	_ dynamic.Interface                      = dynamicClient{}
@@ -27,16 +30,17 @@ var (
 
 // Resource returns a client for gvr.
 func (d dynamicClient) Resource(gvr schema.GroupVersionResource) dynamic.NamespaceableResourceInterface {
-	return dynamicResource{c: d.c, gvr: gvr}
+	return dynamicResource{c: d.c, gvr: gvr, internal: d.internal}
 }
 
 // IsWatchListSemanticsUnSupported tells informers to list, then watch.
 func (dynamicClient) IsWatchListSemanticsUnSupported() bool { return true }
 
 type dynamicResource struct {
-	c   *Cluster
-	gvr schema.GroupVersionResource
-	ns  string
+	c        *Cluster
+	gvr      schema.GroupVersionResource
+	ns       string
+	internal bool
 }
 
 func (r dynamicResource) Namespace(ns string) dynamic.ResourceInterface {
@@ -45,7 +49,7 @@ func (r dynamicResource) Namespace(ns string) dynamic.ResourceInterface {
 }
 
 func (r dynamicResource) req(verb string, subresources []string) *request {
-	return &request{verb: verb, gvr: r.gvr, ns: r.ns, sub: strings.Join(subresources, "/"), unstructured: true}
+	return &request{verb: verb, gvr: r.gvr, ns: r.ns, sub: strings.Join(subresources, "/"), unstructured: true, internal: r.internal}
 }
 
 func (r dynamicResource) do(ctx context.Context, q *request) (*unstructured.Unstructured, error) {

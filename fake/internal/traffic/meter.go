@@ -119,6 +119,18 @@ func NewMeter(seed int64, opts ...Option) *Meter {
 // gives each version's error rate and latency (nil: no errors, zero
 // latency). Requests are spread evenly over the interval.
 func (m *Meter) Record(at time.Time, dt time.Duration, rps float64, serve map[string]float64, behavior func(version string) Version) {
+	m.record(at, dt, rps, serve, behavior, true)
+}
+
+// RecordCopies books mirrored copies of the traffic of [at-dt, at): rps
+// requests per second of which version v receives copies[v] copies each (as
+// in [Result.Mirror]). Unlike [Meter.Record] nothing is booked as unserved:
+// a copy that reaches no endpoint is lost, not failed.
+func (m *Meter) RecordCopies(at time.Time, dt time.Duration, rps float64, copies map[string]float64, behavior func(version string) Version) {
+	m.record(at, dt, rps, copies, behavior, false)
+}
+
+func (m *Meter) record(at time.Time, dt time.Duration, rps float64, serve map[string]float64, behavior func(version string) Version, unserved bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	versions := make([]string, 0, len(serve)+1)
@@ -142,7 +154,7 @@ func (m *Meter) Record(at time.Time, dt time.Duration, rps float64, serve map[st
 		}
 		m.add(v, at, dt, total*serve[v], min(max(b.ErrorRate, 0), 1), b.Latency, true)
 	}
-	if rest > 1e-12 {
+	if unserved && rest > 1e-12 {
 		m.add(UnservedVersion, at, dt, total*rest, 1, 0, false)
 	}
 }

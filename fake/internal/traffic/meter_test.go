@@ -204,3 +204,20 @@ func TestMeterConcurrent(t *testing.T) {
 	wg.Wait()
 	near(t, "Requests(v1)", m.Requests("v1"), 4000, 1e-6)
 }
+
+func TestMeterRecordCopies(t *testing.T) {
+	t.Parallel()
+	m := NewMeter(1)
+	// Mirroring 30% of 100 rps to v2 for 10s, on top of v1 serving it all.
+	for i := 1; i <= 10; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		m.Record(at, time.Second, 100, map[string]float64{"v1": 1}, behave)
+		m.RecordCopies(at, time.Second, 100, map[string]float64{"v2": 0.3}, behave)
+	}
+	near(t, "v1 requests", m.Requests("v1"), 1000, 1e-9)
+	near(t, "v2 requests", m.Requests("v2"), 300, 1e-9)
+	near(t, "v2 errors", m.Errors("v2"), 60, 1e-9)
+	if got := m.Requests(UnservedVersion); got != 0 {
+		t.Errorf("copies booked %v unserved requests, want 0", got)
+	}
+}

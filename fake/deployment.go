@@ -76,22 +76,12 @@ func (c *Cluster) syncDeployment(ns, name string) {
 	}
 }
 
-// ownedReplicaSets returns copies of the replica sets d controls.
+// ownedReplicaSets returns copies of the replica sets d controls, oldest
+// first.
 func (c *Cluster) ownedReplicaSets(d *appsv1.Deployment) []*appsv1.ReplicaSet {
-	s := c.store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*appsv1.ReplicaSet
-	for _, k := range s.dependentsLocked(d.UID) {
-		if k.gvr != replicaSetsGVR {
-			continue
-		}
-		if o, ok := s.getLocked(k); ok {
-			rs := o.(*appsv1.ReplicaSet)
-			if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == d.UID && rs.DeletionTimestamp == nil {
-				out = append(out, rs.DeepCopy())
-			}
-		}
+	out := controlledBy[*appsv1.ReplicaSet](c.store, d.UID, replicaSetsGVR)
+	for i, rs := range out {
+		out[i] = rs.DeepCopy()
 	}
 	byCreation(out)
 	return out
@@ -395,9 +385,11 @@ func (c *Cluster) scaleRS(r *rollout, rs *appsv1.ReplicaSet, n int32) error {
 	if deref(rs.Spec.Replicas, 0) == n && !c.setReplicaAnnotations(r.d, rs) {
 		return nil
 	}
-	rs.Spec.Replicas = ptr.To(n)
-	c.setReplicaAnnotations(r.d, rs)
-	out, err := c.store.update(replicaSetsGVR, rs.Namespace, rs, writeOpts{internal: true, specChanged: true})
+	// The store owns what it is given, and rs stays the rollout's copy.
+	upd := rs.DeepCopy()
+	upd.Spec.Replicas = ptr.To(n)
+	c.setReplicaAnnotations(r.d, upd)
+	out, err := c.store.update(replicaSetsGVR, rs.Namespace, upd, writeOpts{internal: true, specChanged: true})
 	if err != nil {
 		return fmt.Errorf("scaling replica set %s: %w", rs.Name, err)
 	}

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -41,30 +42,12 @@ func (c *Cluster) syncReplicaSet(ns, name string) {
 }
 
 // activePods returns the pods rs controls that are neither terminating nor
-// finished.
+// finished, as stored.
 func (c *Cluster) activePods(rs *appsv1.ReplicaSet) []*corev1.Pod {
-	s := c.store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*corev1.Pod
-	for _, k := range s.dependentsLocked(rs.UID) {
-		if k.gvr != podsGVR {
-			continue
-		}
-		o, ok := s.getLocked(k)
-		if !ok {
-			continue
-		}
-		p := o.(*corev1.Pod)
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != rs.UID {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
+	pods := controlledBy[*corev1.Pod](c.store, rs.UID, podsGVR)
+	return slices.DeleteFunc(pods, func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
 }
 
 func (c *Cluster) createPod(rs *appsv1.ReplicaSet) {

@@ -131,6 +131,31 @@ func (s *store) list(gvr schema.GroupVersionResource, ns string) []runtime.Objec
 }
 
 // dependentsLocked returns the keys of objects that name uid as an owner.
+// controlledBy returns the objects of gvr whose controller is owner and
+// that are not being deleted, as stored: callers copy before changing them.
+func controlledBy[T metav1.Object](s *store, owner types.UID, gvr schema.GroupVersionResource) []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []T
+	for _, k := range s.dependentsLocked(owner) {
+		if k.gvr != gvr {
+			continue
+		}
+		o, ok := s.getLocked(k)
+		if !ok {
+			continue
+		}
+		t, ok := o.(T)
+		if !ok || t.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if ref := metav1.GetControllerOfNoCopy(t); ref != nil && ref.UID == owner {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func (s *store) dependentsLocked(uid types.UID) []objKey {
 	m := s.owners[uid]
 	out := make([]objKey, 0, len(m))

@@ -76,3 +76,17 @@ func getDeployment(t testing.TB, c *Cluster, name string) *appsv1.Deployment {
 	}
 	return d
 }
+
+// pauseAsParticipant waits d on the clock as a Run does: idle while it
+// blocks, busy again once the timer fires.
+func pauseAsParticipant(t testing.TB, clk *Clock, idleFn, busy func(), d time.Duration) {
+	t.Helper()
+	timer := clk.NewTimer(d)
+	idleFn()
+	defer busy()
+	select {
+	case <-timer.C():
+	case <-testCtx(t).Done():
+		t.Fatalf("a pause of %s never ended", d)
+	}
+}

@@ -314,14 +314,7 @@ func TestSendLoadAutoAdvanceHour(t *testing.T) {
 
 	idleFn, busy, done := c.Clock().Track()
 	defer done()
-	pause := c.Clock().NewTimer(time.Hour)
-	idleFn()
-	select {
-	case <-pause.C():
-	case <-testCtx(t).Done():
-		t.Fatal("the pause never ended")
-	}
-	busy()
+	pauseAsParticipant(t, c.Clock(), idleFn, busy, time.Hour)
 
 	m := c.Metrics()
 	assert.Equal(t, start.Add(time.Hour), c.Clock().Now())
@@ -379,14 +372,7 @@ func TestSendLoadAutoAdvanceExact(t *testing.T) {
 	d.Spec.Replicas = ptr.To[int32](3)
 	_, err := c.Clients().Kube.AppsV1().Deployments("default").Update(testCtx(t), d, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	pause := c.Clock().NewTimer(time.Minute)
-	idleFn()
-	select {
-	case <-pause.C():
-	case <-testCtx(t).Done():
-		t.Fatal("the pause never ended")
-	}
-	busy()
+	pauseAsParticipant(t, c.Clock(), idleFn, busy, time.Minute)
 
 	m := c.Metrics()
 	assert.InDelta(t, 75+59*50, m.Requests("v1"), 1e-6, "1s at 75/25 while the new pods start, then 50/50")

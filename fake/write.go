@@ -122,8 +122,6 @@ func (s *store) createLocked(gvr schema.GroupVersionResource, ns string, obj run
 // update replaces an object. A non-empty resourceVersion in obj must match
 // the stored one. obj becomes owned by the store.
 func (s *store) update(gvr schema.GroupVersionResource, ns string, obj runtime.Object, o writeOpts) (runtime.Object, error) {
-	// The caller keeps its object: the store and the watchers get a copy.
-	obj = obj.DeepCopyObject()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.updateLocked(gvr, ns, obj, o)

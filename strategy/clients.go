@@ -37,15 +37,11 @@ func NewClients(cfg *rest.Config) (Clients, error) {
 	if err != nil {
 		return Clients{}, err
 	}
-	cached := memoryCached(disc)
+	cached := memory.NewMemCacheClient(disc)
 	return Clients{
 		Kube:      kube,
 		Dynamic:   dyn,
 		Discovery: cached,
 		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
 	}, nil
-}
-
-func memoryCached(d discovery.DiscoveryInterface) discovery.CachedDiscoveryInterface {
-	return memory.NewMemCacheClient(d)
 }

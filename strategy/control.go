@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -81,6 +82,21 @@ func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status
 		return nil, err
 	}
 	return rec.status(app), nil
+}
+
+// Recorded returns the recorded Result when the release of revision has
+// ended (Record.Ended), and false otherwise; it reads once and never writes.
+// Strategies call it before Begin so that a Run of a finished release costs
+// one read.
+func (c *Control) Recorded(ctx context.Context, app types.NamespacedName, revision string) (*Result, bool, error) {
+	rec, _, err := c.store.load(ctx, app)
+	if errors.Is(err, ErrNoRecord) {
+		return nil, false, nil
+	}
+	if err != nil || !rec.Ended(revision) {
+		return nil, false, err
+	}
+	return rec.result(app), true, nil
 }
 
 func (c *Control) request(ctx context.Context, app types.NamespacedName, q Request) error {

@@ -11,10 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 )
@@ -91,17 +88,7 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
 	cms := clients.Kube.CoreV1().ConfigMaps(r.App.Namespace)
-	byName := fields.OneTermEqualSelector("metadata.name", RecordName(r.App.Name)).String()
-	d.records = objcache.New[*corev1.ConfigMap](objcache.ListWatch{
-		List: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = byName
-			return cms.List(ctx, o)
-		},
-		Watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = byName
-			return cms.Watch(ctx, o)
-		},
-	}, cfg.Clock)
+	d.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(r.App.Name))), cfg.Clock)
 	if err := d.store.retry.do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("watching release record of %s: %w", r.App, err)
@@ -157,6 +144,13 @@ func (d *Driver) Record() *Record { return d.rec }
 
 // Now returns the driver clock's time.
 func (d *Driver) Now() time.Time { return d.cfg.Clock.Now() }
+
+// Retry calls op until it succeeds, fails permanently or ctx ends, backing
+// off on the driver's clock between transient errors. The driver counts as
+// waiting while it backs off, so an auto-advancing fake clock moves on.
+func (d *Driver) Retry(ctx context.Context, op func(ctx context.Context) error) error {
+	return d.store.retry.do(ctx, op)
+}
 
 // pause marks the driver idle for an auto-advancing clock and returns the
 // function that marks it busy again.
@@ -282,7 +276,7 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 		d.Close()
 		return nil, err
 	}
-	res := d.result()
+	res := d.rec.result(d.app)
 	attrs := metric.WithAttributes(attribute.String("switchyard.strategy", d.name), attribute.String("switchyard.phase", string(phase)))
 	d.runs.Add(ctx, 1, attrs)
 	d.duration.Record(ctx, now.Sub(d.rec.Started).Seconds(), attrs)
@@ -294,18 +288,13 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 	return res, nil
 }
 
-// Result returns the recorded outcome of the release as a Result.
-func (d *Driver) result() *Result {
-	r := d.rec
-	return &Result{Strategy: d.name, App: d.app, Revision: r.Revision, Phase: r.Phase, Reason: r.Reason, Stable: r.Stable,
-		Message: r.Message, Started: r.Started, Finished: r.Updated}
-}
-
 // Recorded returns the Result the record holds, for a Run of a release that
-// has already finished; the driver is closed and the lease released.
+// has already ended (Record.Ended); the lease is released and the driver
+// closed. Strategies first ask Control.Recorded, which costs one read and
+// no write; this covers a release that ended in between.
 func (d *Driver) Recorded(ctx context.Context) (*Result, error) {
 	err := d.Save(ctx, func(r *Record) error { r.Lease.Holder = ""; return nil })
-	res := d.result()
+	res := d.rec.result(d.app)
 	d.Close()
 	return res, err
 }

@@ -179,6 +179,26 @@ func (r *Record) Remember(rev Revision, limit int) {
 	r.History = h
 }
 
+// Ended reports whether the release of revision has reached a terminal
+// phase with no Retry or Undo request asking for more.
+func (r *Record) Ended(revision string) bool {
+	if r.Revision != revision || !r.Phase.Terminal() {
+		return false
+	}
+	for _, q := range r.Requests {
+		if q.Action == ActionRetry || q.Action == ActionUndo {
+			return false
+		}
+	}
+	return true
+}
+
+// result is the record's outcome as a Result.
+func (r *Record) result(app types.NamespacedName) *Result {
+	return &Result{Strategy: r.Strategy, App: app, Revision: r.Revision, Phase: r.Phase, Reason: r.Reason,
+		Stable: r.Stable, Message: r.Message, Started: r.Started, Finished: r.Updated}
+}
+
 // Take removes and returns the pending requests for which keep returns true,
 // in order.
 func (r *Record) Take(match func(Request) bool) []Request {

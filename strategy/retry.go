@@ -64,6 +64,7 @@ func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) err
 		backoff.WithMaxElapsedTime(0),
 		backoff.WithClockProvider(r.clock),
 	)
+	conflicts := 0
 	for {
 		err := op(ctx)
 		if err == nil || !Transient(err) {
@@ -72,6 +73,15 @@ func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) err
 				return perm.Err
 			}
 			return err
+		}
+		// A first conflict means another writer was quicker: read and try
+		// again at once. Repeated conflicts back off like other errors.
+		if apierrors.IsConflict(err) {
+			if conflicts++; conflicts == 1 {
+				continue
+			}
+		} else {
+			conflicts = 0
 		}
 		wait := b.NextBackOff()
 		if r.onRetry != nil {

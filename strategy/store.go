@@ -51,14 +51,10 @@ func encodeRecord(r *Record) (string, error) {
 	return string(b), err
 }
 
-// load returns the record and the resourceVersion it was read at.
-func (s *store) load(ctx context.Context, app types.NamespacedName) (*Record, string, error) {
-	var cm *corev1.ConfigMap
-	err := s.retry.do(ctx, func(ctx context.Context) error {
-		var err error
-		cm, err = s.kube.CoreV1().ConfigMaps(app.Namespace).Get(ctx, RecordName(app.Name), metav1.GetOptions{})
-		return err
-	})
+// get reads the record once and returns it with the resourceVersion it was
+// read at.
+func (s *store) get(ctx context.Context, app types.NamespacedName) (*Record, string, error) {
+	cm, err := s.kube.CoreV1().ConfigMaps(app.Namespace).Get(ctx, RecordName(app.Name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, "", fmt.Errorf("release %s: %w", app, ErrNoRecord)
 	}
@@ -72,61 +68,70 @@ func (s *store) load(ctx context.Context, app types.NamespacedName) (*Record, st
 	return r, cm.ResourceVersion, nil
 }
 
-// update applies mutate to the current record and writes it, reading again
-// and re-applying mutate when another writer got there first. mutate may be
-// called several times and must depend only on its argument. When the app
-// has no record and create is true, mutate starts from a new one.
+// load is get, retried on transient errors.
+func (s *store) load(ctx context.Context, app types.NamespacedName) (r *Record, rv string, err error) {
+	err = s.retry.do(ctx, func(ctx context.Context) error {
+		r, rv, err = s.get(ctx, app)
+		return err
+	})
+	return r, rv, err
+}
+
+// update applies mutate to the current record and writes it. When another
+// writer got there first (a conflict), it reads again and re-applies mutate,
+// so mutate may run several times and must depend only on its argument.
+// When the app has no record and create is true, mutate starts from a new
+// one.
 func (s *store) update(ctx context.Context, app types.NamespacedName, create bool, mutate func(*Record) error) (*Record, string, error) {
-	for {
-		r, rv, err := s.load(ctx, app)
+	var out *Record
+	var rv string
+	err := s.retry.do(ctx, func(ctx context.Context) error {
+		r, readRV, err := s.get(ctx, app)
 		exists := err == nil
 		switch {
-		case create && err != nil && isNoRecord(err):
+		case create && errors.Is(err, ErrNoRecord):
 			r = &Record{Schema: RecordSchema, App: app.Name}
 		case err != nil:
-			return nil, "", err
+			return err
 		}
 		if err := mutate(r); err != nil {
-			return nil, "", err
+			return backoff.Permanent(err)
 		}
 		data, err := encodeRecord(r)
 		if err != nil {
-			return nil, "", fmt.Errorf("encoding release record: %w", err)
+			return backoff.Permanent(fmt.Errorf("encoding release record: %w", err))
 		}
 		cm := &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{
 				Name:            RecordName(app.Name),
 				Namespace:       app.Namespace,
-				ResourceVersion: rv,
+				ResourceVersion: readRV,
 				Labels:          map[string]string{LabelManagedBy: ManagedBy, LabelRecord: "true", LabelApp: app.Name},
 			},
 			Data: map[string]string{RecordKey: data},
 		}
 		cms := s.kube.CoreV1().ConfigMaps(app.Namespace)
-		var out *corev1.ConfigMap
-		err = s.retry.do(ctx, func(ctx context.Context) error {
-			var err error
-			if !exists {
-				out, err = cms.Create(ctx, cm, metav1.CreateOptions{})
-			} else {
-				out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		var written *corev1.ConfigMap
+		if exists {
+			written, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		} else {
+			written, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				// Another driver created it first: read it and try again.
+				err = apierrors.NewConflict(corev1.Resource("configmaps"), cm.Name, err)
 			}
-			if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-				return backoff.Permanent(err) // read again and re-apply mutate
-			}
-			return err
-		})
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("writing release record of %s: %w", app, err)
+			return fmt.Errorf("writing release record of %s: %w", app, err)
 		}
-		return r, out.ResourceVersion, nil
+		out, rv = r, written.ResourceVersion
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
+	return out, rv, nil
 }
-
-func isNoRecord(err error) bool { return errors.Is(err, ErrNoRecord) }
 
 // newerVersion reports whether resource version a is later than b. Versions
 // are opaque to clients, but both etcd-backed servers and client-go's fake

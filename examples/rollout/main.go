@@ -68,7 +68,7 @@ func run(kubeconfig, namespace string) error {
 	}
 
 	start := clk.Now()
-	print := func(e strategy.Event) {
+	show := func(e strategy.Event) {
 		line := fmt.Sprintf("%8s  %-6s %-15s", e.Time.Sub(start).Round(time.Millisecond), e.Revision, e.Type)
 		if e.Type == strategy.EventStepStarted || e.Type == strategy.EventStepSucceeded {
 			line += fmt.Sprintf(" step %d %s", e.Step, e.StepName)
@@ -82,7 +82,7 @@ func run(kubeconfig, namespace string) error {
 		fmt.Println(line)
 	}
 	s := rolling.New(clients, rolling.Spec{ProgressDeadline: 2 * time.Minute},
-		strategy.WithClock(clk), strategy.WithIdentity("examples-rollout"), strategy.WithObserver(print))
+		strategy.WithClock(clk), strategy.WithIdentity("examples-rollout"), strategy.WithObserver(show))
 
 	app := types.NamespacedName{Namespace: namespace, Name: "web"}
 	for _, rev := range []string{"v1", "v2", "v3"} {

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,11 +10,12 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/internal/objcache"
 )
 
 // runSuite runs every conformance test against the env newEnv makes.
@@ -68,9 +68,7 @@ func testRollingUpdate(t *testing.T, e env) {
 			deps := e.kube.AppsV1().Deployments(ns)
 			_, err := deps.Create(ctx, deployment(ns, "v1", replicas, tc.surge, tc.unavailable), metav1.CreateOptions{})
 			require.NoError(t, err)
-			dc := cache[*appsv1.Deployment](t, ctx, e,
-				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return deps.List(ctx, o) },
-				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return deps.Watch(ctx, o) })
+			dc := cache[*appsv1.Deployment](t, ctx, e, objcache.For(deps.List, deps.Watch))
 			rolledOut := func(version string) func() bool {
 				return func() bool {
 					d, ok := dc.Get(ns, "web")
@@ -81,9 +79,7 @@ func testRollingUpdate(t *testing.T, e env) {
 			until(t, ctx, e, "v1 available", rolledOut("v1"), dc)
 
 			rss := e.kube.AppsV1().ReplicaSets(ns)
-			rc := cache[*appsv1.ReplicaSet](t, ctx, e,
-				func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return rss.List(ctx, o) },
-				func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return rss.Watch(ctx, o) })
+			rc := cache[*appsv1.ReplicaSet](t, ctx, e, objcache.For(rss.List, rss.Watch))
 			var seen []counts
 			observe := func() counts {
 				var c counts
@@ -139,14 +135,7 @@ func testEndpointSlices(t *testing.T, e env) {
 
 	slices := e.kube.DiscoveryV1().EndpointSlices(ns)
 	sc := cache[*discoveryv1.EndpointSlice](t, ctx, e,
-		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = discoveryv1.LabelServiceName + "=web"
-			return slices.List(ctx, o)
-		},
-		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = discoveryv1.LabelServiceName + "=web"
-			return slices.Watch(ctx, o)
-		})
+		objcache.For(slices.List, slices.Watch, objcache.ByLabel(discoveryv1.LabelServiceName+"=web")))
 	ready := func() (n int, port int32) {
 		for _, s := range sc.List() {
 			for _, ep := range s.Endpoints {

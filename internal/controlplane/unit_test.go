@@ -104,17 +104,3 @@ func TestAPIServerArgs(t *testing.T) {
 		assert.Contains(t, args, want)
 	}
 }
-
-// TestNoSleep keeps the package free of sleeps: waits use watches or polls
-// bound to a context.
-func TestNoSleep(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob("*.go")
-	require.NoError(t, err)
-	banned := "time." + "Sleep("
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		require.NoError(t, err)
-		assert.NotContains(t, string(data), banned, f)
-	}
-}

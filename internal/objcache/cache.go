@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/clock"
@@ -226,4 +227,39 @@ func (c *Cache[T]) apply(ev watch.Event) error {
 	}
 	c.notifyLocked()
 	return nil
+}
+
+// For builds a ListWatch from a typed client's List and Watch methods, with
+// each option function applied to every request, e.g.
+// For(cms.List, cms.Watch, ByName("web")).
+func For[L runtime.Object](
+	list func(context.Context, metav1.ListOptions) (L, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+	opts ...func(*metav1.ListOptions),
+) ListWatch {
+	set := func(o metav1.ListOptions) metav1.ListOptions {
+		for _, f := range opts {
+			f(&o)
+		}
+		return o
+	}
+	return ListWatch{
+		List: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return list(ctx, set(o))
+		},
+		Watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return watchFn(ctx, set(o))
+		},
+	}
+}
+
+// ByName limits a ListWatch to the object with the given name.
+func ByName(name string) func(*metav1.ListOptions) {
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	return func(o *metav1.ListOptions) { o.FieldSelector = sel }
+}
+
+// ByLabel limits a ListWatch to objects matching a label selector.
+func ByLabel(selector string) func(*metav1.ListOptions) {
+	return func(o *metav1.ListOptions) { o.LabelSelector = selector }
 }

@@ -12,15 +12,13 @@ package rolling
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
@@ -45,6 +43,7 @@ type Strategy struct {
 	clients strategy.Clients
 	spec    Spec
 	cfg     strategy.Config
+	control *strategy.Control
 }
 
 var _ strategy.Strategy = (*Strategy)(nil)
@@ -54,7 +53,11 @@ func New(clients strategy.Clients, spec Spec, opts ...strategy.Option) *Strategy
 	if spec.ProgressDeadline == 0 {
 		spec.ProgressDeadline = DefaultProgressDeadline
 	}
-	return &Strategy{clients: clients, spec: spec, cfg: strategy.NewConfig(opts...)}
+	s := &Strategy{clients: clients, spec: spec, cfg: strategy.NewConfig(opts...)}
+	if clients.Kube != nil {
+		s.control = strategy.NewControl(clients.Kube, opts...)
+	}
+	return s
 }
 
 // Name returns "rolling".
@@ -79,7 +82,7 @@ func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan
 		{Name: "apply", Description: fmt.Sprintf("server-side apply Deployment %s with revision %s", r.App, r.Revision)},
 		{Name: "available", Description: fmt.Sprintf("wait until every replica runs the new template, at most %s", s.spec.ProgressDeadline)},
 	}}
-	if st, err := strategy.NewControl(s.clients.Kube, strategy.WithClock(s.cfg.Clock)).Status(ctx, r.App); err == nil {
+	if st, err := s.control.Status(ctx, r.App); err == nil {
 		p.Current = st.Phase
 	}
 	return p, nil
@@ -92,6 +95,9 @@ func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan
 func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Result, error) {
 	if err := s.validate(r); err != nil {
 		return nil, err
+	}
+	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
+		return res, errors.Join(err, res.Err())
 	}
 	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
 	if err != nil {
@@ -115,15 +121,11 @@ type run struct {
 
 func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	d, rec := rn.d, rn.d.Record()
-	retry := func(q strategy.Request) bool { return q.Action == strategy.ActionRetry }
 	undo := func(q strategy.Request) bool { return q.Action == strategy.ActionUndo }
-	restart := false
-	if rec.Revision == rn.rel.Revision && rec.Phase.Terminal() {
-		if !hasRequest(rec, retry) && !hasRequest(rec, undo) {
-			return d.Recorded(ctx)
-		}
-		restart = true
+	if rec.Ended(rn.rel.Revision) {
+		return d.Recorded(ctx)
 	}
+	restart := rec.Revision == rn.rel.Revision && rec.Phase.Terminal() // a Retry or Undo is pending
 	if pending := firstRequest(rec, undo); pending != nil {
 		h, _ := rec.Find(pending.Revision)
 		if h.Workload != nil {
@@ -166,10 +168,6 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	}
 }
 
-func hasRequest(rec *strategy.Record, match func(strategy.Request) bool) bool {
-	return firstRequest(rec, match) != nil
-}
-
 func firstRequest(rec *strategy.Record, match func(strategy.Request) bool) *strategy.Request {
 	for i := range rec.Requests {
 		if match(rec.Requests[i]) {
@@ -200,18 +198,8 @@ func (rn *run) start(ctx context.Context) error {
 
 func (rn *run) watch(ctx context.Context) error {
 	deploys := rn.s.clients.Kube.AppsV1().Deployments(rn.rel.App.Namespace)
-	byName := fields.OneTermEqualSelector("metadata.name", rn.rel.App.Name).String()
-	rn.deploys = objcache.New[*appsv1.Deployment](objcache.ListWatch{
-		List: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = byName
-			return deploys.List(ctx, o)
-		},
-		Watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = byName
-			return deploys.Watch(ctx, o)
-		},
-	}, rn.s.cfg.Clock)
-	return strategy.Retry(ctx, rn.s.cfg.Clock, rn.deploys.Start)
+	rn.deploys = objcache.New[*appsv1.Deployment](objcache.For(deploys.List, deploys.Watch, objcache.ByName(rn.rel.App.Name)), rn.s.cfg.Clock)
+	return rn.d.Retry(ctx, rn.deploys.Start)
 }
 
 // stripped is w without status and server-set metadata, as kept in history.
@@ -245,7 +233,7 @@ func (rn *run) apply(ctx context.Context, workload *appsv1.Deployment, revision 
 		return fmt.Errorf("encoding Deployment: %w", err)
 	}
 	force := true
-	return strategy.Retry(ctx, rn.s.cfg.Clock, func(ctx context.Context) error {
+	return rn.d.Retry(ctx, func(ctx context.Context) error {
 		_, err := rn.s.clients.Kube.AppsV1().Deployments(app.Namespace).Patch(ctx, app.Name, types.ApplyPatchType, body,
 			metav1.PatchOptions{FieldManager: rn.s.cfg.FieldManager, Force: &force})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -55,6 +56,30 @@ func (r *recorder) types() []strategy.EventType {
 		out = append(out, e.Type)
 	}
 	return out
+}
+
+// whenWaiting returns an observer option and a channel closed the first
+// time the run blocks waiting.
+func whenWaiting() (strategy.Option, <-chan struct{}) {
+	waiting := make(chan struct{})
+	var once sync.Once
+	return strategy.WithObserver(func(e strategy.Event) {
+		if e.Type == strategy.EventWaiting {
+			once.Do(func() { close(waiting) })
+		}
+	}), waiting
+}
+
+// writes counts the API requests that change something.
+func writes(c *fake.Cluster) int {
+	n := 0
+	for k, v := range c.Requests() {
+		switch k.Verb {
+		case "create", "update", "patch", "delete", "deletecollection":
+			n += v
+		}
+	}
+	return n
 }
 
 func newCluster(t *testing.T) *fake.Cluster {
@@ -105,7 +130,7 @@ func TestRunRollsOutAndIsIdempotent(t *testing.T) {
 	again, err := s.Run(ctx, release("v2"))
 	require.NoError(t, err)
 	assert.Equal(t, res.Finished, again.Finished, "a finished release returns its recorded result")
-	assert.Zero(t, c.Requests().Count("patch", "deployments"), "and writes nothing to the workload")
+	assert.Zero(t, writes(c), "and writes nothing: %v", c.Requests())
 
 	st, err := strategy.NewControl(c.Clients().Kube).Status(ctx, app)
 	require.NoError(t, err)
@@ -145,13 +170,7 @@ func TestAbortAndPauseFromAnotherProcess(t *testing.T) {
 	require.NoError(t, err)
 
 	c.SetBehavior("v2", fake.Behavior{NeverReady: true})
-	waiting := make(chan struct{})
-	var once sync.Once
-	obs := strategy.WithObserver(func(e strategy.Event) {
-		if e.Type == strategy.EventWaiting {
-			once.Do(func() { close(waiting) })
-		}
-	})
+	obs, waiting := whenWaiting()
 	s2 := newStrategy(c, "driver-a", obs)
 	done := make(chan *strategy.Result, 1)
 	go func() {
@@ -189,13 +208,7 @@ func TestAbandonedRunIsTakenOverAndCompletes(t *testing.T) {
 	c := newCluster(t)
 	c.SetBehavior("v1", fake.Behavior{NeverReady: true})
 
-	waiting := make(chan struct{})
-	var once sync.Once
-	obs := strategy.WithObserver(func(e strategy.Event) {
-		if e.Type == strategy.EventWaiting {
-			once.Do(func() { close(waiting) })
-		}
-	})
+	obs, waiting := whenWaiting()
 	runCtx, crash := context.WithCancel(ctx)
 	a := newStrategy(c, "driver-a", obs)
 	done := make(chan error, 1)
@@ -232,4 +245,24 @@ func TestBadInputWritesNothing(t *testing.T) {
 	assert.True(t, ve.Has("release.revision"))
 	assert.True(t, ve.Has("release.workload.spec.selector"))
 	assert.Zero(t, c.Requests().Total(), "validation happens before any request")
+}
+
+func TestTransientErrorsAreRetriedWhileTheClockMoves(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := newCluster(t)
+	c.FailRequests("patch", "deployments", apierrors.NewServiceUnavailable("apiserver restarting"), 3)
+	c.Conflicts("update", "configmaps", 2)
+	var retries int
+	s := newStrategy(c, "driver-a", strategy.WithObserver(func(e strategy.Event) {
+		if e.Type == strategy.EventRetrying {
+			retries++
+		}
+	}))
+	start := c.Clock().Now()
+	res, err := s.Run(ctx, release("v1"))
+	require.NoError(t, err)
+	assert.Equal(t, strategy.PhaseSucceeded, res.Phase)
+	assert.GreaterOrEqual(t, retries, 3, "each 503 is retried after a backoff")
+	assert.Greater(t, c.Clock().Now().Sub(start), time.Duration(0), "the backoff waited on the fake clock")
 }

@@ -5,8 +5,11 @@
 // disagree, the fake is wrong.
 //
 // It covers what switchyard's strategies rely on: Deployment rollouts under
-// several maxSurge/maxUnavailable settings (observed through ReplicaSet
-// watches), readiness reaching EndpointSlices, server-side apply create,
+// several maxSurge/maxUnavailable settings, observed through ReplicaSet
+// watches (ready counts within the bounds the settings allow, and the exact
+// sequence of the controller's scaling decisions where only one pod starts
+// at a time, so that the order in which pods turn Ready cannot change it),
+// readiness reaching EndpointSlices, server-side apply create,
 // update and conflict, and watch semantics (resume from a resourceVersion,
 // field selectors, optimistic concurrency).
 package conformance

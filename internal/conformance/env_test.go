@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 )
@@ -69,4 +73,74 @@ func until(t *testing.T, ctx context.Context, e env, what string, cond func() bo
 		e.busy()
 		require.NotZero(t, chosen, "waiting for %s: %v", what, ctx.Err())
 	}
+}
+
+// replicaSetLog follows every ReplicaSet event of a namespace in order and
+// keeps, after each one, the (new, old) desired replicas of the rollout to
+// version "v2": the deployment controller's scaling decisions, one per
+// write, which a cache would coalesce.
+type replicaSetLog struct {
+	mu        sync.Mutex
+	sets      map[string]*appsv1.ReplicaSet
+	decisions [][2]int32
+	changed   chan struct{}
+}
+
+func followReplicaSets(t *testing.T, ctx context.Context, e env, ns string) *replicaSetLog {
+	t.Helper()
+	rss := e.kube.AppsV1().ReplicaSets(ns)
+	list, err := rss.List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	w, err := rss.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	require.NoError(t, err)
+	l := &replicaSetLog{sets: map[string]*appsv1.ReplicaSet{}, changed: make(chan struct{})}
+	for i := range list.Items {
+		l.apply(watch.Added, &list.Items[i])
+	}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if rs, ok := ev.Object.(*appsv1.ReplicaSet); ok {
+				l.apply(ev.Type, rs)
+			}
+		}
+	}()
+	return l
+}
+
+func (l *replicaSetLog) apply(typ watch.EventType, rs *appsv1.ReplicaSet) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if typ == watch.Deleted {
+		delete(l.sets, rs.Name)
+	} else {
+		l.sets[rs.Name] = rs
+	}
+	var d [2]int32
+	for _, s := range l.sets {
+		if s.Spec.Template.Labels["version"] == "v2" {
+			d[0] += ptr.Deref(s.Spec.Replicas, 0)
+		} else {
+			d[1] += ptr.Deref(s.Spec.Replicas, 0)
+		}
+	}
+	if n := len(l.decisions); n == 0 || l.decisions[n-1] != d {
+		l.decisions = append(l.decisions, d)
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next event.
+func (l *replicaSetLog) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+// Decisions returns the (new, old) desired replicas seen so far.
+func (l *replicaSetLog) Decisions() [][2]int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][2]int32(nil), l.decisions...)
 }

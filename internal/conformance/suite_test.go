@@ -53,10 +53,15 @@ func testRollingUpdate(t *testing.T, e env) {
 	cases := map[string]struct {
 		surge, unavailable intstr.IntOrString
 		maxSurge, maxUnav  int32
-		exact              []counts // the whole sequence, where it is fixed
+		// decisions is the exact sequence of (new, old) desired replicas,
+		// where only one pod is ever starting and so the order of pod
+		// readiness cannot change it.
+		decisions [][2]int32
 	}{
-		"surge 1 unavailable 0": {intstr.FromInt32(1), intstr.FromInt32(0), 1, 0, nil},
-		"surge 0 unavailable 1": {intstr.FromInt32(0), intstr.FromInt32(1), 0, 1, nil},
+		"surge 1 unavailable 0": {intstr.FromInt32(1), intstr.FromInt32(0), 1, 0,
+			[][2]int32{{0, 4}, {1, 4}, {1, 3}, {2, 3}, {2, 2}, {3, 2}, {3, 1}, {4, 1}, {4, 0}}},
+		"surge 0 unavailable 1": {intstr.FromInt32(0), intstr.FromInt32(1), 0, 1,
+			[][2]int32{{0, 4}, {0, 3}, {1, 3}, {1, 2}, {2, 2}, {2, 1}, {3, 1}, {3, 0}, {4, 0}}},
 		"25% and 25%":           {intstr.FromString("25%"), intstr.FromString("25%"), 1, 1, nil},
 		"surge 2 unavailable 0": {intstr.FromInt32(2), intstr.FromInt32(0), 2, 0, nil},
 	}
@@ -80,6 +85,7 @@ func testRollingUpdate(t *testing.T, e env) {
 
 			rss := e.kube.AppsV1().ReplicaSets(ns)
 			rc := cache[*appsv1.ReplicaSet](t, ctx, e, objcache.For(rss.List, rss.Watch))
+			log := followReplicaSets(t, ctx, e, ns)
 			var seen []counts
 			observe := func() counts {
 				var c counts
@@ -105,7 +111,7 @@ func testRollingUpdate(t *testing.T, e env) {
 			until(t, ctx, e, "v2 rolled out", func() bool {
 				c := observe()
 				return done() && c.newReady == replicas && c.oldReady == 0 && c.pods == replicas
-			}, dc, rc)
+			}, dc, rc, log)
 
 			for _, c := range seen {
 				assert.GreaterOrEqual(t, c.newReady+c.oldReady, int32(replicas)-tc.maxUnav, "ready pods fell below replicas-maxUnavailable: %v", seen)
@@ -115,7 +121,11 @@ func testRollingUpdate(t *testing.T, e env) {
 				assert.GreaterOrEqual(t, seen[i].newReady, seen[i-1].newReady, "new ready pods never go down: %v", seen)
 			}
 			assert.Equal(t, counts{replicas, 0, replicas}, seen[len(seen)-1])
-			t.Logf("ready (new, old, desired pods): %v", seen)
+			decided := log.Decisions()
+			if tc.decisions != nil {
+				assert.Equal(t, tc.decisions, decided, "the controller's scaling decisions, (new, old) replicas")
+			}
+			t.Logf("ready (new, old, desired pods): %v; decisions (new, old): %v", seen, decided)
 		})
 	}
 }

@@ -237,10 +237,13 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 	}
 }
 
-// StartStep opens a trace span for one step and reports its start. Call the
+// StartStep opens a trace span for one step, a child of the run's span, and
+// reports its start. Call the
 // returned function with the step's error when it ends.
 func (d *Driver) StartStep(ctx context.Context, index int, name string) (context.Context, func(error)) {
-	ctx, span := d.tracer.Start(ctx, "switchyard."+d.name+".step", trace.WithAttributes(
+	// Steps are children of the run's span whatever context the strategy
+	// passes along.
+	ctx, span := d.tracer.Start(trace.ContextWithSpan(ctx, d.span), "switchyard."+d.name+".step", trace.WithAttributes(
 		attribute.Int("switchyard.step.index", index), attribute.String("switchyard.step.name", name)))
 	d.Emit(ctx, Event{Type: EventStepStarted, Step: index, StepName: name})
 	return ctx, func(err error) {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/switchyard-dev/switchyard/internal/objcache"
 )
 
 // Control sends control requests to releases from any process. Requests
@@ -36,6 +39,7 @@ var applies = map[Action][]Phase{
 	ActionResume:      {PhasePaused},
 	ActionAbort:       {PhasePending, PhaseProgressing, PhasePaused, PhasePromoting},
 	ActionRetry:       {PhaseAborted, PhaseFailed},
+	ActionReplace:     {PhasePending, PhaseProgressing, PhasePaused, PhasePromoting},
 }
 
 // Promote moves the release past its current step (a pause, a manual
@@ -73,6 +77,58 @@ func (c *Control) Retry(ctx context.Context, app types.NamespacedName) error {
 // Undo goes back to revision, which must be in the release history.
 func (c *Control) Undo(ctx context.Context, app types.NamespacedName, revision string) error {
 	return c.request(ctx, app, Request{Action: ActionUndo, Revision: revision})
+}
+
+// Replace asks the driver of a release in flight to stop in favour of
+// revision. It does nothing when no release is in flight. Strategies call it
+// when Begin reports ErrLocked for a newer revision, then WaitUnlocked.
+func (c *Control) Replace(ctx context.Context, app types.NamespacedName, revision string) error {
+	err := c.request(ctx, app, Request{Action: ActionReplace, Revision: revision})
+	if errors.Is(err, ErrNotApplicable) {
+		return nil
+	}
+	return err
+}
+
+// WaitUnlocked waits, on a watch of the record and the clock, until no
+// driver holds the release's lease: its holder released it or let it lapse.
+func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) error {
+	idle, busy, done := track(c.cfg.Clock)
+	defer done()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
+	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
+	if err := c.store.retry.do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
+		return fmt.Errorf("watching release record of %s: %w", app, err)
+	}
+	for {
+		changed := records.Changed()
+		cm, ok := records.Get(app.Namespace, RecordName(app.Name))
+		if !ok {
+			return nil
+		}
+		rec, err := decodeRecord(app, cm)
+		if err != nil {
+			return err
+		}
+		now := c.cfg.Clock.Now()
+		if !rec.Lease.Live(now) {
+			return nil
+		}
+		t := c.cfg.Clock.NewTimer(rec.Lease.Expires().Sub(now))
+		idle()
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-t.C():
+		}
+		busy()
+		t.Stop()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
 
 // Status returns the release's recorded state.

@@ -56,6 +56,16 @@ type participant interface {
 	Track() (idle, busy, done func())
 }
 
+// track registers the caller with a clock that moves itself when every
+// participant waits; with any other clock the functions do nothing.
+func track(clk any) (idle, busy, done func()) {
+	if p, ok := clk.(participant); ok {
+		return p.Track()
+	}
+	nop := func() {}
+	return nop, nop, nop
+}
+
 // Begin starts driving release r of strategy name: it checks cfg, starts a
 // watch on the release record, and takes the lease, creating the record when
 // the app has none. It returns *LockedError while another driver's lease is
@@ -69,11 +79,8 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	}
 	d := &Driver{
 		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision,
-		idle: func() {}, busy: func() {}, done: func() {},
 	}
-	if p, ok := cfg.Clock.(participant); ok {
-		d.idle, d.busy, d.done = p.Track()
-	}
+	d.idle, d.busy, d.done = track(cfg.Clock)
 	d.store = &store{kube: clients.Kube, retry: retrier{clock: cfg.Clock, max: cfg.MaxRetryBackoff, idle: d.pause, onRetry: d.onRetry}}
 	if cfg.Events {
 		d.events = &eventRecorder{kube: clients.Kube, clock: cfg.Clock, app: r.App, by: cfg.Identity}

@@ -18,6 +18,12 @@ const (
 	// LabelApp names the app on the record and on everything switchyard
 	// creates for it.
 	LabelApp = "switchyard.dev/app"
+	// LabelRevision is the pod-template label that carries a release's
+	// revision.
+	LabelRevision = "switchyard.dev/revision"
+	// LabelSlot names the slot ("blue" or "green") of a two-slot app's
+	// Deployments, pods and Service selectors.
+	LabelSlot = "switchyard.dev/slot"
 	// LabelRecord marks a ConfigMap as a release record.
 	LabelRecord = "switchyard.dev/release-record"
 	// RecordKey is the ConfigMap data key that holds the record as JSON.
@@ -138,6 +144,9 @@ const (
 	ActionAbort       Action = "Abort"
 	ActionRetry       Action = "Retry"
 	ActionUndo        Action = "Undo"
+	// ActionReplace asks the driver of a release in flight to stop so that
+	// a newer revision (Request.Revision) can be released instead.
+	ActionReplace Action = "Replace"
 )
 
 // Request is a control request written to the record by any process.

@@ -48,6 +48,10 @@ type WaitFor struct {
 	// Until is when Wait gives up and returns WokeDeadline; zero waits
 	// without a deadline.
 	Until time.Time
+	// Recheck, when set, returns a time at which Cond may turn true with no
+	// change of any source (say, a pod's minReadySeconds passing); the wait
+	// checks Cond again then. It is called after each false Cond.
+	Recheck func() time.Time
 	// Requests selects the pending control requests that end the wait; nil
 	// means none.
 	Requests func(Request) bool
@@ -99,6 +103,11 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 		next := renewAt
 		if !w.Until.IsZero() && w.Until.Before(next) {
 			next = w.Until
+		}
+		if w.Recheck != nil {
+			if at := w.Recheck(); !at.IsZero() && at.Before(next) {
+				next = at
+			}
 		}
 		if !announced && w.Reason != "" {
 			d.Emit(ctx, Event{Type: EventWaiting, Message: w.Reason})

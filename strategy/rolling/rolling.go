@@ -26,7 +26,7 @@ import (
 
 // LabelRevision is the pod-template label that carries the release's
 // revision.
-const LabelRevision = "switchyard.dev/revision"
+const LabelRevision = strategy.LabelRevision
 
 // Spec configures a rolling release. The zero value is ready to use.
 type Spec struct {

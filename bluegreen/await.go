@@ -1,0 +1,257 @@
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+// outcome says how await ended when the release goes on.
+type outcome int
+
+const (
+	met      outcome = iota + 1 // the condition holds
+	elapsed                     // the time to wait for has come
+	promoted                    // a Promote request arrived
+)
+
+// awaitSpec is one wait of a release.
+type awaitSpec struct {
+	reason string
+	// cond reports whether the wait is over, and when to check again if the
+	// answer may change with time alone (zero: only on changes).
+	cond func() (bool, time.Time)
+	// until ends the wait with elapsed; deadline ends it by aborting the
+	// release for missing its progress deadline. Zero: none.
+	until, deadline time.Time
+	// promotable lets Promote end the wait.
+	promotable bool
+	// switched is set once traffic moved: from then on Replace waits for the
+	// release to end instead of stopping it.
+	switched bool
+}
+
+// await waits as a spec says, handling control requests on the way. It
+// returns a Result when the release ended (aborted or replaced).
+func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Result, error) {
+	d := rn.d
+	for {
+		rec := d.Record()
+		w := strategy.WaitFor{Sources: rn.w.sources(), Reason: a.reason, Requests: func(q strategy.Request) bool {
+			switch q.Action {
+			case strategy.ActionRetry:
+				return false
+			case strategy.ActionReplace:
+				return !a.switched && q.Revision != rn.rel.Revision
+			}
+			return true
+		}}
+		if !rec.Paused {
+			w.Until = earliest(a.until, a.deadline)
+			if a.cond != nil {
+				var recheck time.Time
+				w.Cond = func() (bool, error) {
+					ok, at := a.cond()
+					recheck = at
+					return ok, nil
+				}
+				w.Recheck = func() time.Time { return recheck }
+			}
+		}
+		wake, err := d.Wait(ctx, w)
+		if err != nil {
+			return 0, nil, err
+		}
+		now := d.Now()
+		switch wake {
+		case strategy.WokeCondition:
+			return met, nil, nil
+		case strategy.WokeDeadline:
+			switch {
+			case !a.deadline.IsZero() && !now.Before(a.deadline):
+				res, err := rn.abort(ctx, strategy.ReasonProgressDeadline,
+					fmt.Sprintf("%s: not done within the progress deadline of %s", a.reason, rn.s.spec.progressDeadline()))
+				return 0, res, err
+			case !a.until.IsZero() && !now.Before(a.until):
+				return elapsed, nil, nil
+			}
+		case strategy.WokeRequest:
+			out, res, err := rn.handleRequests(ctx, a)
+			if res != nil || err != nil || out != 0 {
+				return out, res, err
+			}
+		}
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
+// handleRequests takes the pending requests and acts on them.
+func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strategy.Result, error) {
+	d := rn.d
+	var taken []strategy.Request
+	err := d.Save(ctx, func(r *strategy.Record) error {
+		taken = r.Take(func(q strategy.Request) bool {
+			return q.Action != strategy.ActionRetry && !(q.Action == strategy.ActionReplace && (a.switched || q.Revision == rn.rel.Revision))
+		})
+		for _, q := range taken {
+			switch q.Action {
+			case strategy.ActionPause:
+				r.Paused, r.Phase = true, strategy.PhasePaused
+			case strategy.ActionResume:
+				r.Paused, r.Phase = false, strategy.PhaseProgressing
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	var out outcome
+	for _, q := range taken {
+		d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: fmt.Sprintf("%s from %s", q.Action, q.By)})
+		switch q.Action {
+		case strategy.ActionAbort:
+			res, err := rn.abort(ctx, strategy.ReasonRequested, "aborted by "+q.By)
+			return 0, res, err
+		case strategy.ActionReplace, strategy.ActionUndo:
+			res, err := rn.abort(ctx, strategy.ReasonSuperseded, fmt.Sprintf("replaced by %s (%s from %s)", q.Revision, q.Action, q.By))
+			return 0, res, err
+		case strategy.ActionPromote, strategy.ActionPromoteFull:
+			if a.promotable {
+				out = promoted
+			}
+		}
+	}
+	return out, nil, nil
+}
+
+// awaitAvailable waits until slot has n available pods of the release.
+func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) (*strategy.Result, error) {
+	_, res, err := rn.await(ctx, awaitSpec{
+		reason:   fmt.Sprintf("waiting for %d available pods of %s in slot %s", n, rn.rel.Revision, slot),
+		cond:     func() (bool, time.Time) { got, next := rn.available(slot, rn.rel.Revision); return got >= n, next },
+		deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+		switched: rn.d.Record().Step > stepSwitch,
+	})
+	return res, err
+}
+
+// awaitEndpoints waits until the active Service's ready endpoints are the
+// slot's pods, all of them, and nothing else.
+func (rn *run) awaitEndpoints(ctx context.Context, slot string) (*strategy.Result, error) {
+	n := rn.required()
+	_, res, err := rn.await(ctx, awaitSpec{
+		reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", rn.s.spec.ActiveService, slot),
+		cond: func() (bool, time.Time) {
+			on, off := rn.endpoints(slot)
+			return on >= n && off == 0, time.Time{}
+		},
+		deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+		switched: true,
+	})
+	return res, err
+}
+
+// awaitPromotion waits for Promote with manual promotion, or the
+// auto-promotion delay.
+func (rn *run) awaitPromotion(ctx context.Context, st state) (*strategy.Result, error) {
+	spec := rn.s.spec
+	switch {
+	case spec.ManualPromotion:
+		if err := rn.d.Save(ctx, func(r *strategy.Record) error { r.Phase = strategy.PhasePaused; return nil }); err != nil {
+			return nil, err
+		}
+		_, res, err := rn.await(ctx, awaitSpec{reason: "paused until Promote", promotable: true})
+		if res != nil || err != nil {
+			return res, err
+		}
+		return nil, rn.d.Save(ctx, func(r *strategy.Record) error { r.Phase = strategy.PhaseProgressing; return nil })
+	case spec.AutoPromotionAfter > 0:
+		ready := st.Ready
+		if ready.IsZero() {
+			ready = rn.d.Now()
+		}
+		_, res, err := rn.await(ctx, awaitSpec{reason: fmt.Sprintf("promoting %s after the new slot is ready", spec.AutoPromotionAfter),
+			until: ready.Add(spec.AutoPromotionAfter), promotable: true})
+		return res, err
+	}
+	return nil, nil
+}
+
+// abort sends traffic back to the slot that served before, at once, and
+// records the release as Aborted; the candidate is scaled down after
+// AbortScaleDownDelay by finishAbort.
+func (rn *run) abort(ctx context.Context, reason strategy.Reason, msg string) (*strategy.Result, error) {
+	st := rn.state()
+	back := st.Previous
+	if active := rn.activeSlot(); active == st.Candidate && back != "" {
+		if err := rn.point(ctx, rn.s.spec.ActiveService, back); err != nil {
+			return nil, err
+		}
+		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s back on slot %s", rn.s.spec.ActiveService, back)})
+	}
+	if reason == strategy.ReasonSuperseded {
+		// The next release takes the candidate slot over as it is.
+		return rn.d.Finish(ctx, strategy.PhaseAborted, reason, msg, strategy.Revision{})
+	}
+	err := rn.save(ctx, stepAbort, func(s *state, r *strategy.Record) {
+		s.Aborted = rn.d.Now()
+		r.StepName = "abort-scale-down"
+		r.Phase, r.Reason, r.Message = strategy.PhaseAborted, reason, msg
+		if back != "" {
+			r.Stable, _ = rn.slotRevision(back)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rn.finishAbort(ctx)
+}
+
+// finishAbort scales the aborted candidate down once AbortScaleDownDelay
+// has passed, and ends the release.
+func (rn *run) finishAbort(ctx context.Context) (*strategy.Result, error) {
+	st, rec := rn.state(), rn.d.Record()
+	delay := rn.s.spec.abortScaleDownDelay()
+	if _, err := rn.d.Wait(ctx, strategy.WaitFor{Until: st.Aborted.Add(delay),
+		Reason: fmt.Sprintf("aborted revision keeps running %s", delay)}); err != nil {
+		return nil, err
+	}
+	if rn.activeSlot() != st.Candidate {
+		if err := rn.scale(ctx, SlotName(rn.rel.App.Name, st.Candidate), 0); err != nil {
+			return nil, err
+		}
+	}
+	return rn.d.Finish(ctx, strategy.PhaseAborted, rec.Reason, rec.Message, strategy.Revision{})
+}
+
+// historyWorkload is the workload as kept in the release history.
+func historyWorkload(w *appsv1.Deployment) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Labels: w.Labels, Annotations: w.Annotations},
+		Spec:       *w.Spec.DeepCopy(),
+	}
+}
+
+// objectRefs names the release's companion objects.
+func objectRefs(r strategy.Release) []string {
+	var out []string
+	for _, o := range r.Objects {
+		out = append(out, o.GetKind()+"/"+o.GetName())
+	}
+	return out
+}

@@ -1,0 +1,271 @@
+package bluegreen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/traffic"
+)
+
+// Strategy runs blue/green releases. Build it with New.
+type Strategy struct {
+	clients strategy.Clients
+	spec    Spec
+	cfg     strategy.Config
+	control *strategy.Control
+}
+
+var _ strategy.Strategy = (*Strategy)(nil)
+
+// New returns a blue/green strategy that works through clients.
+func New(clients strategy.Clients, spec Spec, opts ...strategy.Option) *Strategy {
+	s := &Strategy{clients: clients, spec: spec, cfg: strategy.NewConfig(opts...)}
+	if clients.Kube != nil {
+		s.control = strategy.NewControl(clients.Kube, opts...)
+	}
+	return s
+}
+
+// Name returns "bluegreen".
+func (s *Strategy) Name() string { return "bluegreen" }
+
+// The steps of a release, as recorded in Record.Step.
+const (
+	stepDeploy = iota
+	stepPreviewAvailable
+	stepPrePromotion
+	stepPromotion
+	stepFullAvailable
+	stepSwitch
+	stepVerify
+	stepPostPromotion
+	stepScaleDown
+	stepDone
+)
+
+var stepNames = [...]string{"deploy", "preview-available", "pre-promotion", "promotion", "full-available",
+	"switch", "verify-endpoints", "post-promotion", "scale-down", "done"}
+
+// validate checks everything it can before a write: the spec, the release,
+// and the Services it will steer.
+func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
+	var v strategy.Validator
+	r.Validate(&v)
+	s.spec.validate(&v)
+	v.Merge("options", s.cfg.Validate())
+	if s.clients.Kube == nil {
+		v.Add("clients.kube", nil, "must be set")
+		return v.Err()
+	}
+	if r.Workload == nil {
+		v.Add("release.workload", nil, "is required")
+		return v.Err()
+	}
+	w := r.Workload
+	if w.Spec.Selector == nil {
+		v.Add("release.workload.spec.selector", nil, "is required")
+	}
+	replicas := ptr.Deref(w.Spec.Replicas, 1)
+	if p := s.spec.PreviewReplicas; p != nil && *p > replicas {
+		v.Add("spec.previewReplicas", *p, "must not exceed the workload's %d replicas", replicas)
+	}
+	if s.spec.ActiveService == "" || v.Err() != nil {
+		return v.Err()
+	}
+	svc, err := s.clients.Kube.CoreV1().Services(r.App.Namespace).Get(ctx, s.spec.ActiveService, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if len(s.spec.ServicePorts) == 0 {
+			v.Add("spec.activeService", s.spec.ActiveService, "no such Service in %s (set spec.servicePorts to create it)", r.App.Namespace)
+		}
+	case err != nil:
+		return fmt.Errorf("reading Service %s: %w", s.spec.ActiveService, err)
+	default:
+		if err := traffic.Steerable(svc, w.Spec.Template.Labels); err != nil {
+			v.Add("spec.activeService", svc.Name, "cannot be steered: %v", err)
+		}
+	}
+	if s.spec.PreviewService != "" {
+		prev, err := s.clients.Kube.CoreV1().Services(r.App.Namespace).Get(ctx, s.spec.PreviewService, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("reading Service %s: %w", s.spec.PreviewService, err)
+		default:
+			if err := traffic.Steerable(prev, w.Spec.Template.Labels); err != nil {
+				v.Add("spec.previewService", prev.Name, "cannot be steered: %v", err)
+			}
+		}
+	}
+	return v.Err()
+}
+
+// Plan reports the steps a Run would take.
+func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan, error) {
+	if err := s.validate(ctx, r); err != nil {
+		return nil, err
+	}
+	p := &strategy.Plan{Strategy: s.Name(), App: r.App, Revision: r.Revision}
+	if st, err := s.control.Status(ctx, r.App); err == nil {
+		p.Current = st.Phase
+	}
+	desc := map[int]string{
+		stepDeploy:           "apply the new revision to the idle slot",
+		stepPreviewAvailable: "wait until the idle slot's pods are ready",
+		stepPrePromotion:     fmt.Sprintf("run %d pre-promotion checks", len(s.spec.PrePromotion)),
+		stepPromotion:        "wait for promotion",
+		stepFullAvailable:    "scale the new slot to full size and wait until it is ready",
+		stepSwitch:           fmt.Sprintf("point Service %s at the new slot in one write", s.spec.ActiveService),
+		stepVerify:           "wait until the Service's endpoints are the new pods",
+		stepPostPromotion:    fmt.Sprintf("run %d post-promotion checks", len(s.spec.PostPromotion)),
+		stepScaleDown:        fmt.Sprintf("after %s, scale the old slot down unless the rollback window keeps it", s.spec.scaleDownDelay()),
+	}
+	if s.spec.ManualPromotion {
+		desc[stepPromotion] = "pause until Promote"
+	} else if s.spec.AutoPromotionAfter > 0 {
+		desc[stepPromotion] = fmt.Sprintf("wait %s after the new slot is ready", s.spec.AutoPromotionAfter)
+	}
+	for i := stepDeploy; i < stepDone; i++ {
+		p.Steps = append(p.Steps, strategy.PlannedStep{Name: stepNames[i], Description: desc[i]})
+	}
+	return p, nil
+}
+
+// Run releases r: a new revision goes to the idle slot, is tested through
+// the preview Service, and takes the app's traffic in one selector write.
+// Run resumes a release in flight and returns the recorded result of one
+// that has ended. A release still in flight under another driver is
+// replaced: Run asks that driver to stop (the live slot is never touched),
+// waits for its lease and ships r to the same idle slot.
+func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Result, error) {
+	if err := s.validate(ctx, r); err != nil {
+		return nil, err
+	}
+	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
+		return res, errors.Join(err, res.Err())
+	}
+	d, err := s.begin(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	res, err := (&run{s: s, d: d, rel: r}).drive(ctx)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err()
+}
+
+// Undo switches the app back to revision: at once when the idle slot still
+// runs it, otherwise by a normal blue/green release of the revision's
+// recorded workload.
+func (s *Strategy) Undo(ctx context.Context, app types.NamespacedName, revision string) (*strategy.Result, error) {
+	st, err := s.control.Status(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := findRevision(st.History, revision)
+	if !ok || h.Workload == nil {
+		return nil, fmt.Errorf("undo %s to %q: %w", app, revision, strategy.ErrUnknownRevision)
+	}
+	return s.Run(ctx, strategy.Release{App: app, Revision: revision, Workload: h.Workload})
+}
+
+func findRevision(h []strategy.Revision, rev string) (strategy.Revision, bool) {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Revision == rev {
+			return h[i], true
+		}
+	}
+	return strategy.Revision{}, false
+}
+
+// begin takes the lease, replacing a release in flight under another driver.
+func (s *Strategy) begin(ctx context.Context, r strategy.Release) (*strategy.Driver, error) {
+	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
+	var locked *strategy.LockedError
+	if !errors.As(err, &locked) {
+		return d, err
+	}
+	if err := s.control.Replace(ctx, r.App, r.Revision); err != nil {
+		return nil, err
+	}
+	if err := s.control.WaitUnlocked(ctx, r.App); err != nil {
+		return nil, err
+	}
+	return strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
+}
+
+// run is one Run of a release.
+type run struct {
+	s   *Strategy
+	d   *strategy.Driver
+	rel strategy.Release
+	w   *watches
+}
+
+// required is how many ready pods the new slot needs before it takes
+// traffic: the workload's full size.
+func (rn *run) required() int32 { return ptr.Deref(rn.rel.Workload.Spec.Replicas, 1) }
+
+func (rn *run) previewReplicas() int32 {
+	if p := rn.s.spec.PreviewReplicas; p != nil {
+		return *p
+	}
+	return rn.required()
+}
+
+func (rn *run) activeKey() types.NamespacedName {
+	return types.NamespacedName{Namespace: rn.rel.App.Namespace, Name: rn.s.spec.ActiveService}
+}
+
+// ensureService creates name when missing, selecting the workload's pods in
+// slot, with the spec's ports or those of the active Service.
+func (rn *run) ensureService(ctx context.Context, name, slot string) error {
+	ns := rn.rel.App.Namespace
+	if _, ok := rn.w.services.Get(ns, name); ok {
+		return nil
+	}
+	ports := rn.s.spec.ServicePorts
+	if active, ok := rn.w.services.Get(ns, rn.s.spec.ActiveService); ok && len(ports) == 0 {
+		for _, p := range active.Spec.Ports {
+			ports = append(ports, corev1.ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort, Protocol: p.Protocol})
+		}
+	}
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{strategy.LabelApp: rn.rel.App.Name, strategy.LabelManagedBy: strategy.ManagedBy}},
+		Spec: corev1.ServiceSpec{
+			Selector: merge(rn.rel.Workload.Spec.Selector.MatchLabels, map[string]string{strategy.LabelSlot: slot}),
+			Ports:    ports,
+		},
+	}
+	return rn.apply(ctx, "services", svc, ns, name)
+}
+
+// activeSlot is the slot the active Service selects, "" when none.
+func (rn *run) activeSlot() string {
+	svc, ok := rn.w.services.Get(rn.rel.App.Namespace, rn.s.spec.ActiveService)
+	if !ok {
+		return ""
+	}
+	return traffic.Slot(svc)
+}
+
+// slotRevision is the revision slot's Deployment runs and its replicas.
+func (rn *run) slotRevision(slot string) (string, int32) {
+	dep, ok := rn.w.deploys.Get(rn.rel.App.Namespace, SlotName(rn.rel.App.Name, slot))
+	if !ok {
+		return "", 0
+	}
+	return dep.Spec.Template.Labels[strategy.LabelRevision], ptr.Deref(dep.Spec.Replicas, 1)
+}
+

@@ -1,0 +1,154 @@
+package bluegreen_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/bluegreen"
+	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+var app = types.NamespacedName{Namespace: "shop", Name: "web"}
+
+func workload(rev string) *appsv1.Deployment {
+	return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](3),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:" + rev,
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+		},
+	}}
+}
+
+func release(rev string) strategy.Release {
+	return strategy.Release{App: app, Revision: rev, Workload: workload(rev)}
+}
+
+func activeService() *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: app.Namespace},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
+	}
+}
+
+func newCluster(t *testing.T, objs ...runtime.Object) *fake.Cluster {
+	t.Helper()
+	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(append([]runtime.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}, activeService()}, objs...)...))
+	t.Cleanup(c.Stop)
+	return c
+}
+
+func baseSpec() bluegreen.Spec {
+	return bluegreen.Spec{ActiveService: "web", PreviewService: "web-preview"}
+}
+
+func newStrategy(c *fake.Cluster, spec bluegreen.Spec, id string, opts ...strategy.Option) *bluegreen.Strategy {
+	return bluegreen.New(c.Clients(), spec, append([]strategy.Option{strategy.WithClock(c.Clock()), strategy.WithIdentity(id)}, opts...)...)
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// slotState is what the cluster says about one slot.
+type slotState struct {
+	Revision  string
+	Replicas  int32
+	Available int32
+}
+
+// endState is what every test asserts at its end: both slots, the
+// Services' slots, and the record.
+type endState struct {
+	Blue, Green   slotState
+	Active        string
+	Preview       string
+	Phase         strategy.Phase
+	Revision      string
+	Stable        string
+	RecordPending int
+}
+
+func observe(t *testing.T, c *fake.Cluster) endState {
+	t.Helper()
+	ctx := testCtx(t)
+	require.NoError(t, c.WaitIdle(ctx))
+	kube := c.Clients().Kube
+	slot := func(name string) slotState {
+		d, err := kube.AppsV1().Deployments(app.Namespace).Get(ctx, bluegreen.SlotName(app.Name, name), metav1.GetOptions{})
+		if err != nil {
+			return slotState{}
+		}
+		pods, err := kube.CoreV1().Pods(app.Namespace).List(ctx, metav1.ListOptions{LabelSelector: strategy.LabelSlot + "=" + name})
+		require.NoError(t, err)
+		var ready int32
+		for _, p := range pods.Items {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
+					ready++
+				}
+			}
+		}
+		return slotState{Revision: d.Spec.Template.Labels[strategy.LabelRevision], Replicas: ptr.Deref(d.Spec.Replicas, 1), Available: ready}
+	}
+	selects := func(name string) string {
+		svc, err := kube.CoreV1().Services(app.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		return svc.Spec.Selector[strategy.LabelSlot]
+	}
+	st, err := strategy.NewControl(kube).Status(ctx, app)
+	require.NoError(t, err)
+	return endState{Blue: slot(bluegreen.Blue), Green: slot(bluegreen.Green), Active: selects("web"), Preview: selects("web-preview"),
+		Phase: st.Phase, Revision: st.Revision, Stable: st.Stable, RecordPending: len(st.Pending)}
+}
+
+// signal closes a channel the first time an event of type typ is seen.
+func signal(typ strategy.EventType) (strategy.Option, <-chan struct{}) {
+	ch := make(chan struct{})
+	var once sync.Once
+	return strategy.WithObserver(func(e strategy.Event) {
+		if e.Type == typ {
+			once.Do(func() { close(ch) })
+		}
+	}), ch
+}
+
+// waitPhase waits, on the record's watch, until the release reaches phase.
+func waitPhase(t *testing.T, c *fake.Cluster, phase strategy.Phase) {
+	t.Helper()
+	ctx := testCtx(t)
+	w, err := c.Clients().Kube.CoreV1().ConfigMaps(app.Namespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + strategy.RecordName(app.Name)})
+	require.NoError(t, err)
+	defer w.Stop()
+	control := strategy.NewControl(c.Clients().Kube)
+	for {
+		if st, err := control.Status(ctx, app); err == nil && st.Phase == phase {
+			return
+		}
+		select {
+		case <-w.ResultChan():
+		case <-ctx.Done():
+			t.Fatalf("release never reached phase %s", phase)
+		}
+	}
+}

@@ -1,0 +1,312 @@
+package bluegreen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/traffic"
+)
+
+// state is what a release records beyond the shared record. Which slot
+// serves is not recorded: the active Service's selector says so.
+type state struct {
+	// Candidate is the slot the release deploys to.
+	Candidate string `json:"candidate"`
+	// Previous is the slot that served before, "" on a first release.
+	Previous string `json:"previous,omitempty"`
+	// Adopted names a plain Deployment whose traffic the first release takes
+	// over; it is scaled down after the switch.
+	Adopted string `json:"adopted,omitempty"`
+	// Instant is set for a release of the revision the idle slot still runs
+	// (an undo inside the rollback window): no checks, no promotion wait.
+	Instant bool `json:"instant,omitempty"`
+	// Ready is when the candidate became fully available; Switched when the
+	// active Service was pointed at it; Aborted when traffic went back.
+	Ready    time.Time `json:"ready,omitzero"`
+	Switched time.Time `json:"switched,omitzero"`
+	Aborted  time.Time `json:"aborted,omitzero"`
+}
+
+// stepAbort marks a release that is scaling its candidate down after an
+// abort.
+const stepAbort = 100
+
+func (rn *run) state() state {
+	var st state
+	_ = json.Unmarshal(rn.d.Record().State, &st)
+	return st
+}
+
+// save records the step and the state changed by edit in one write.
+func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
+	return rn.d.Save(ctx, func(r *strategy.Record) error {
+		var st state
+		if len(r.State) > 0 {
+			if err := json.Unmarshal(r.State, &st); err != nil {
+				return fmt.Errorf("reading blue/green state: %w", err)
+			}
+		}
+		if edit != nil {
+			edit(&st, r)
+		}
+		raw, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		r.State = raw
+		r.Step = step
+		if step < len(stepNames) {
+			r.StepName = stepNames[step]
+		}
+		return nil
+	})
+}
+
+func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
+	d, rev := rn.d, rn.rel.Revision
+	if d.Record().Ended(rev) {
+		return d.Recorded(ctx)
+	}
+	if err := rn.startWatches(ctx); err != nil {
+		return nil, err
+	}
+	rec := d.Record()
+	// An Undo requested while nothing ran ships that revision first.
+	for _, q := range rec.Requests {
+		if h, ok := rec.Find(q.Revision); q.Action == strategy.ActionUndo && ok && h.Workload != nil && q.Revision != rev {
+			rn.rel = strategy.Release{App: rn.rel.App, Revision: h.Revision, Workload: h.Workload}
+			rev = h.Revision
+			break
+		}
+	}
+	if rec.Revision != rev || rec.Phase == "" || rec.Phase.Terminal() {
+		if err := rn.start(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
+	}
+	for {
+		step := d.Record().Step
+		if step == stepAbort {
+			return rn.finishAbort(ctx)
+		}
+		if step >= stepDone {
+			break
+		}
+		sctx, end := d.StartStep(ctx, step, stepNames[step])
+		res, err := rn.step(sctx, step)
+		end(err)
+		if res != nil || err != nil {
+			return res, err
+		}
+	}
+	return d.Finish(ctx, strategy.PhaseSucceeded, "", fmt.Sprintf("%s serves from slot %s", rev, rn.state().Candidate), strategy.Revision{})
+}
+
+// start records a new release: which slot it goes to, what it takes over.
+func (rn *run) start(ctx context.Context) error {
+	rev, now := rn.rel.Revision, rn.d.Now()
+	active := rn.activeSlot()
+	st := state{Candidate: Blue}
+	stable := ""
+	if active != "" {
+		st.Candidate, st.Previous = other(active), active
+		stable, _ = rn.slotRevision(active)
+	} else if adopted, err := rn.adoptable(ctx); err != nil {
+		return err
+	} else {
+		st.Adopted = adopted
+	}
+	if idleRev, replicas := rn.slotRevision(st.Candidate); active != "" && idleRev == rev && replicas >= rn.required() {
+		if n, _ := rn.available(st.Candidate, rev); n >= rn.required() {
+			st.Instant = true
+		}
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return rn.d.Save(ctx, func(r *strategy.Record) error {
+		// Requests made before this release were meant for an earlier one.
+		r.Take(func(strategy.Request) bool { return true })
+		if stable != "" {
+			r.Stable = stable
+		}
+		r.Revision, r.Phase, r.Reason, r.Message = rev, strategy.PhaseProgressing, "", ""
+		r.Step, r.StepName, r.Paused, r.PauseUntil = stepDeploy, stepNames[stepDeploy], false, time.Time{}
+		r.Started, r.Progressed, r.State = now, now, raw
+		r.Remember(strategy.Revision{Revision: rev, Phase: strategy.PhaseProgressing, Started: now,
+			Workload: historyWorkload(rn.rel.Workload), Objects: objectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
+		return nil
+	})
+}
+
+// adoptable returns the name of a plain Deployment of the app that the first
+// release takes traffic from: one named after the app, not switchyard's,
+// whose pods the active Service selects.
+func (rn *run) adoptable(ctx context.Context) (string, error) {
+	app := rn.rel.App
+	dep, err := rn.s.clients.Kube.AppsV1().Deployments(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading Deployment %s: %w", app, err)
+	}
+	if dep.Labels[strategy.LabelManagedBy] == strategy.ManagedBy {
+		return "", nil
+	}
+	return dep.Name, nil
+}
+
+// step runs one step. It returns a Result when the release ended early.
+func (rn *run) step(ctx context.Context, step int) (*strategy.Result, error) {
+	st := rn.state()
+	spec := rn.s.spec
+	next := func(edit func(*state, *strategy.Record)) (*strategy.Result, error) {
+		return nil, rn.save(ctx, step+1, edit)
+	}
+	switch step {
+	case stepDeploy:
+		if err := rn.prepareServices(ctx, st.Candidate); err != nil {
+			return nil, err
+		}
+		if err := rn.deploySlot(ctx, st.Candidate, rn.previewReplicas()); err != nil {
+			return nil, err
+		}
+		return next(nil)
+
+	case stepPreviewAvailable:
+		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.previewReplicas()); res != nil || err != nil {
+			return res, err
+		}
+		if err := rn.labelPods(ctx, st.Candidate, spec.PreviewMetadata); err != nil {
+			return nil, err
+		}
+		return next(func(s *state, _ *strategy.Record) {
+			if rn.previewReplicas() == rn.required() && s.Ready.IsZero() {
+				s.Ready = rn.d.Now()
+			}
+		})
+
+	case stepPrePromotion:
+		if !st.Instant {
+			if err := rn.d.RunChecks(ctx, spec.PrePromotion, rn.checkInput(st.Candidate, spec.PreviewService)); err != nil {
+				return rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+			}
+		}
+		return next(nil)
+
+	case stepPromotion:
+		if !st.Instant {
+			if res, err := rn.awaitPromotion(ctx, st); res != nil || err != nil {
+				return res, err
+			}
+		}
+		return next(nil)
+
+	case stepFullAvailable:
+		if rn.previewReplicas() < rn.required() {
+			if err := rn.deploySlot(ctx, st.Candidate, rn.required()); err != nil {
+				return nil, err
+			}
+		}
+		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); res != nil || err != nil {
+			return res, err
+		}
+		return next(func(s *state, _ *strategy.Record) {
+			if s.Ready.IsZero() {
+				s.Ready = rn.d.Now()
+			}
+		})
+
+	case stepSwitch:
+		// Availability guard: the slot must still have every pod ready.
+		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); res != nil || err != nil {
+			return res, err
+		}
+		if err := rn.point(ctx, rn.s.spec.ActiveService, st.Candidate); err != nil {
+			return nil, err
+		}
+		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate)})
+		return next(func(s *state, r *strategy.Record) {
+			s.Switched = rn.d.Now()
+			r.Stable, r.Phase = r.Revision, strategy.PhasePromoting
+		})
+
+	case stepVerify:
+		if res, err := rn.awaitEndpoints(ctx, st.Candidate); res != nil || err != nil {
+			return res, err
+		}
+		if err := rn.labelPods(ctx, st.Candidate, spec.ActiveMetadata); err != nil {
+			return nil, err
+		}
+		return next(nil)
+
+	case stepPostPromotion:
+		if !st.Instant {
+			if err := rn.d.RunChecks(ctx, spec.PostPromotion, rn.checkInput(st.Candidate, spec.ActiveService)); err != nil {
+				return rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+			}
+		}
+		return next(nil)
+
+	case stepScaleDown:
+		if st.Adopted != "" || (st.Previous != "" && spec.rollbackWindow() == 0) {
+			if _, err := rn.d.Wait(ctx, strategy.WaitFor{Until: st.Switched.Add(spec.scaleDownDelay()),
+				Reason: fmt.Sprintf("old pods keep running %s after the switch", spec.scaleDownDelay())}); err != nil {
+				return nil, err
+			}
+			old := st.Adopted
+			if old == "" {
+				old = SlotName(rn.rel.App.Name, st.Previous)
+			}
+			if err := rn.scale(ctx, old, 0); err != nil {
+				return nil, err
+			}
+		}
+		return next(nil)
+	}
+	return nil, fmt.Errorf("unknown step %d", step)
+}
+
+func (rn *run) checkInput(slot, service string) strategy.CheckInput {
+	return strategy.CheckInput{Release: rn.rel, Stable: rn.d.Record().Stable, Slot: SlotName(rn.rel.App.Name, slot),
+		Service: service, Clients: rn.s.clients}
+}
+
+// prepareServices creates the active Service when it is missing and points
+// the preview Service at the candidate.
+func (rn *run) prepareServices(ctx context.Context, candidate string) error {
+	if err := rn.ensureService(ctx, rn.s.spec.ActiveService, candidate); err != nil {
+		return err
+	}
+	p := rn.s.spec.PreviewService
+	if p == "" {
+		return nil
+	}
+	if err := rn.ensureService(ctx, p, candidate); err != nil {
+		return err
+	}
+	if svc, ok := rn.w.services.Get(rn.rel.App.Namespace, p); ok && traffic.Slot(svc) == candidate {
+		return nil
+	}
+	return rn.point(ctx, p, candidate)
+}
+
+// point makes Service name select slot, in one write.
+func (rn *run) point(ctx context.Context, name, slot string) error {
+	sel := traffic.ServiceSelector{Kube: rn.s.clients.Kube, Service: rn.activeKey()}
+	sel.Service.Name = name
+	return rn.d.Retry(ctx, func(ctx context.Context) error {
+		_, err := sel.Point(ctx, slot)
+		return err
+	})
+}

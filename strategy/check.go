@@ -1,0 +1,76 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+)
+
+// Check is a gate a strategy runs at a fixed point of a release, such as
+// before and after promotion. A nil error passes; any error fails the check
+// and the release is aborted with ReasonAnalysisFailed.
+type Check struct {
+	// Name appears in events and in the reason a release was aborted.
+	Name string
+	// Func judges the release.
+	Func func(ctx context.Context, in CheckInput) error
+}
+
+// CheckInput is what a Check sees.
+type CheckInput struct {
+	Release Release
+	// Stable is the revision serving before the release.
+	Stable string
+	// Slot names the Deployment that runs the new revision, and Service the
+	// Service that reaches it (the preview Service before promotion, the
+	// active one after).
+	Slot    string
+	Service string
+	Clients Clients
+}
+
+// CheckError is a failed Check. It matches ErrAnalysisFailed.
+type CheckError struct {
+	Check string
+	Err   error
+}
+
+func (e *CheckError) Error() string { return fmt.Sprintf("check %s failed: %v", e.Check, e.Err) }
+
+// Unwrap returns the check's error.
+func (e *CheckError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrAnalysisFailed.
+func (e *CheckError) Is(target error) bool { return target == ErrAnalysisFailed }
+
+// RunChecks runs checks in order and returns the first failure as a
+// *CheckError, reporting each outcome to the driver's observer.
+func (d *Driver) RunChecks(ctx context.Context, checks []Check, in CheckInput) error {
+	for _, c := range checks {
+		err := c.Func(ctx, in)
+		if err != nil {
+			err = &CheckError{Check: c.Name, Err: err}
+		}
+		msg := c.Name + " passed"
+		if err != nil {
+			msg = c.Name + " failed"
+		}
+		d.Emit(ctx, Event{Type: EventCheck, Message: msg, Err: err})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateChecks adds the errors of a list of checks at path to v: every
+// check needs a unique name and a function.
+func ValidateChecks(v *Validator, path string, checks []Check) {
+	seen := map[string]bool{}
+	for i, c := range checks {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		v.Check(c.Name != "", p+".name", nil, "must not be empty")
+		v.Check(!seen[c.Name], p+".name", c.Name, "must be unique")
+		v.Check(c.Func != nil, p+".func", nil, "must be set")
+		seen[c.Name] = true
+	}
+}

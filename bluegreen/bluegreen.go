@@ -268,4 +268,3 @@ func (rn *run) slotRevision(slot string) (string, int32) {
 	}
 	return dep.Spec.Template.Labels[strategy.LabelRevision], ptr.Deref(dep.Spec.Replicas, 1)
 }
-

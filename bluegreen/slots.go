@@ -293,4 +293,3 @@ func (rn *run) labelPods(ctx context.Context, slot string, md PodMetadata) error
 	}
 	return nil
 }
-

@@ -72,7 +72,9 @@ type PodMetadata struct {
 	Annotations map[string]string
 }
 
-func (s Spec) scaleDownDelay() time.Duration { return durationOr(s.ScaleDownDelay, DefaultScaleDownDelay) }
+func (s Spec) scaleDownDelay() time.Duration {
+	return durationOr(s.ScaleDownDelay, DefaultScaleDownDelay)
+}
 
 func (s Spec) abortScaleDownDelay() time.Duration {
 	return durationOr(s.AbortScaleDownDelay, DefaultAbortScaleDownDelay)

@@ -9,10 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
@@ -149,6 +153,100 @@ func waitPhase(t *testing.T, c *fake.Cluster, phase strategy.Phase) {
 		case <-w.ResultChan():
 		case <-ctx.Done():
 			t.Fatalf("release never reached phase %s", phase)
+		}
+	}
+}
+
+func unstructuredObjects(t *testing.T, objs ...runtime.Object) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		require.NoError(t, err)
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out
+}
+
+func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
+// readyLog records the fewest ready endpoints a Service had, from its own
+// watch, independent of the strategy.
+type readyLog struct {
+	mu      sync.Mutex
+	least   int
+	current int
+	seen    bool
+	changed chan struct{}
+}
+
+func (l *readyLog) min() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.least
+}
+
+func watchReadyEndpoints(t *testing.T, c *fake.Cluster, service string) *readyLog {
+	t.Helper()
+	ctx := testCtx(t)
+	w, err := c.Clients().Kube.DiscoveryV1().EndpointSlices(app.Namespace).Watch(ctx,
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	require.NoError(t, err)
+	l := &readyLog{least: -1, changed: make(chan struct{})}
+	slices := map[string]int{}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			s, ok := ev.Object.(*discoveryv1.EndpointSlice)
+			if !ok {
+				continue
+			}
+			n := 0
+			for _, ep := range s.Endpoints {
+				if ptr.Deref(ep.Conditions.Ready, false) {
+					n++
+				}
+			}
+			slices[s.Name] = n
+			if ev.Type == watch.Deleted {
+				delete(slices, s.Name)
+			}
+			total := 0
+			for _, v := range slices {
+				total += v
+			}
+			l.mu.Lock()
+			l.current = total
+			// Count from the first time the Service was fully served.
+			if l.seen && (l.least < 0 || total < l.least) {
+				l.least = total
+			}
+			if total > 0 && !l.seen {
+				l.seen, l.least = true, total
+			}
+			close(l.changed)
+			l.changed = make(chan struct{})
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+// waitMinimum waits until the Service has n ready endpoints.
+func waitMinimum(t *testing.T, l *readyLog, n int) {
+	t.Helper()
+	ctx := testCtx(t)
+	for {
+		l.mu.Lock()
+		cur, ch := l.current, l.changed
+		l.mu.Unlock()
+		if cur >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("the Service never had %d ready endpoints", n)
 		}
 	}
 }

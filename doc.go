@@ -14,24 +14,29 @@
 //     on an injected clock; retries of transient API errors; typed errors;
 //     observability (an observer callback, corev1 Events, OpenTelemetry
 //     spans and metrics, slog); Sequence and Waves for composition.
+//   - bluegreen: a new revision next to the live one in the idle slot of two
+//     (<app>-blue, <app>-green), tested through a preview Service, switched
+//     in one selector write once every pod is ready, verified on the
+//     Service's EndpointSlices, and switched back at once on abort or undo.
 //   - strategy/rolling: the Deployment's own rolling update driven through
 //     the shared machinery; the simplest strategy and a template for custom
 //     ones.
+//   - strategy/traffic: the routers that move traffic between slots.
 //   - fake: an in-memory cluster for your tests: typed, dynamic and
 //     discovery clients over one store, simulated Deployment, ReplicaSet,
 //     Pod and EndpointSlice controllers on a fake clock that can move by
 //     itself while a Run waits, per-version pod behaviour, a traffic model,
 //     and API fault injection.
-//   - bluegreen, canary, analysis, bootstrap: blue/green and canary
-//     releases, metric analysis and the Day 1 bootstrap. Their packages
-//     describe what they will hold; they are not implemented yet.
+//   - canary, analysis, bootstrap: canary releases, metric analysis and the
+//     Day 1 bootstrap. Their packages describe what they will hold; they are
+//     not implemented yet.
 //
 // # A first release
 //
 // Build a strategy with the clients of a cluster (strategy.NewClients for a
 // real one, fake.NewCluster().Clients() in tests) and call Run:
 //
-//	s := rolling.New(clients, rolling.Spec{})
+//	s := bluegreen.New(clients, bluegreen.Spec{ActiveService: "web"})
 //	res, err := s.Run(ctx, strategy.Release{App: app, Revision: "v2", Workload: dep})
 //
 // Run returns when the release reaches a terminal phase. A second Run of the

@@ -1,8 +1,44 @@
-// Package bluegreen will ship a new version of an app next to the live one and
-// switch traffic to it at once: two slots (<app>-blue and <app>-green), a
-// preview Service for testing the idle slot, a single selector write for the
-// switch, endpoint verification after it, and an instant switch back while
-// the old slot still runs.
+// Package bluegreen ships a new version of an app next to the live one and
+// switches traffic to it at once, with an instant way back.
 //
-// Not implemented yet: the package holds only this description.
+// The app's pods run in two Deployments, <app>-blue and <app>-green (label
+// switchyard.dev/slot). A release goes to the idle slot, is reached for
+// tests through the preview Service, and takes the traffic when the active
+// Service's selector is pointed at its slot in one write, made only when
+// every pod of the slot is ready (judged from the pods, honouring
+// minReadySeconds) and followed by a check that the Service's EndpointSlices
+// hold exactly the new pods. The pods that were tested are the pods that
+// serve: nothing is copied or rolled again at promotion.
+//
+// Entry point: New(clients, Spec{ActiveService: "web"}).Run(ctx, release).
+//
+// # Rules
+//
+//   - First release: the revision goes to blue; the active Service is created
+//     when missing and Spec.ServicePorts is set. A plain Deployment named
+//     after the app whose pods the Service selects is adopted: its traffic
+//     moves to blue once blue is ready, and it is scaled to zero after
+//     ScaleDownDelay.
+//   - Abort (Control.Abort, a failed check, or a missed progress deadline)
+//     points the active Service back at the old slot at once, records phase
+//     Aborted, and scales the candidate down after AbortScaleDownDelay.
+//     Control.Retry then Run releases the same revision again.
+//   - Undo to the revision the idle slot still runs (RollbackWindow 1, the
+//     default) is a switch back with no checks and no pod started; any other
+//     Undo is a normal release of the revision's recorded workload.
+//   - A new release while one is in flight under another driver replaces the
+//     candidate: the running driver stops (traffic stays where it is) and the
+//     new revision is deployed to the same idle slot. The live slot is never
+//     touched by a release. After the switch, the new release waits for the
+//     one in flight to end.
+//   - Companion ConfigMaps and Secrets in Release.Objects are copied per
+//     revision (name-<hash of revision>) and the slot's pod template refers to
+//     the copies, so blue and green never share mutable configuration; a
+//     slot's copies of other revisions are deleted when it gets a new one.
+//   - Role metadata (ActiveMetadata, PreviewMetadata) is written onto the
+//     slot's existing pods; pods the ReplicaSet creates later do not get it.
+//
+// A release that is stopped at any point (the process dies) is continued by
+// the next Run once its lease has lapsed, from the step the record holds;
+// every step can be repeated.
 package bluegreen

@@ -3,6 +3,8 @@ package strategy
 import (
 	"context"
 	"fmt"
+
+	"k8s.io/utils/clock"
 )
 
 // Check is a gate a strategy runs at a fixed point of a release, such as
@@ -26,6 +28,8 @@ type CheckInput struct {
 	Slot    string
 	Service string
 	Clients Clients
+	// Clock is the driver's clock: checks that wait use it.
+	Clock clock.WithTicker
 }
 
 // CheckError is a failed Check. It matches ErrAnalysisFailed.
@@ -43,10 +47,15 @@ func (e *CheckError) Unwrap() error { return e.Err }
 func (e *CheckError) Is(target error) bool { return target == ErrAnalysisFailed }
 
 // RunChecks runs checks in order and returns the first failure as a
-// *CheckError, reporting each outcome to the driver's observer.
+// *CheckError, reporting each outcome to the driver's observer. The driver
+// counts as waiting while a check runs, so a check that waits on the clock
+// (in.Clock) lets an auto-advancing fake clock move.
 func (d *Driver) RunChecks(ctx context.Context, checks []Check, in CheckInput) error {
+	in.Clock = d.cfg.Clock
 	for _, c := range checks {
+		resume := d.pause()
 		err := c.Func(ctx, in)
+		resume()
 		if err != nil {
 			err = &CheckError{Check: c.Name, Err: err}
 		}

@@ -150,18 +150,17 @@ func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) (*strat
 	return res, err
 }
 
-// awaitEndpoints waits until the active Service's ready endpoints are the
-// slot's pods, all of them, and nothing else.
-func (rn *run) awaitEndpoints(ctx context.Context, slot string) (*strategy.Result, error) {
-	n := rn.required()
+// awaitEndpoints waits until service's ready endpoints are n of the slot's
+// pods and nothing else.
+func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32) (*strategy.Result, error) {
 	_, res, err := rn.await(ctx, awaitSpec{
-		reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", rn.s.spec.ActiveService, slot),
+		reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot),
 		cond: func() (bool, time.Time) {
-			on, off := rn.endpoints(slot)
+			on, off := rn.endpoints(service, slot)
 			return on >= n && off == 0, time.Time{}
 		},
 		deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
-		switched: true,
+		switched: rn.d.Record().Step > stepSwitch,
 	})
 	return res, err
 }

@@ -15,10 +15,19 @@
 // # Rules
 //
 //   - First release: the revision goes to blue; the active Service is created
-//     when missing and Spec.ServicePorts is set. A plain Deployment named
-//     after the app whose pods the Service selects is adopted: its traffic
-//     moves to blue once blue is ready, and it is scaled to zero after
-//     ScaleDownDelay.
+//     when missing and Spec.ServicePorts is set. An active Service that
+//     selects no slot and serves nothing is pointed at the empty slot until
+//     the switch, so the new pods get no traffic before promotion. A plain
+//     Deployment named after the app is adopted: its traffic moves to blue
+//     once blue is ready, and it is scaled to zero after ScaleDownDelay.
+//     Until that switch the Service, which selects by the app's labels only,
+//     reaches blue's pods as well as the adopted ones: giving it a slot
+//     earlier would cut the adopted pods off.
+//   - A slot is rolled only while it is idle, so its Deployment replaces all
+//     its pods at once (maxSurge and maxUnavailable 100%), whatever strategy
+//     the release's workload names.
+//   - Pre-promotion checks start once the preview Service's EndpointSlices
+//     hold the new pods.
 //   - Abort (Control.Abort, a failed check, or a missed progress deadline)
 //     points the active Service back at the old slot at once, records phase
 //     Aborted, and scales the candidate down after AbortScaleDownDelay.

@@ -50,10 +50,13 @@ func activeService() *corev1.Service {
 	}
 }
 
+func namespaceAndService() []runtime.Object {
+	return []runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}, activeService()}
+}
+
 func newCluster(t *testing.T, objs ...runtime.Object) *fake.Cluster {
 	t.Helper()
-	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(append([]runtime.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}, activeService()}, objs...)...))
+	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(append(namespaceAndService(), objs...)...))
 	t.Cleanup(c.Stop)
 	return c
 }
@@ -171,12 +174,13 @@ func unstructuredObjects(t *testing.T, objs ...runtime.Object) []*unstructured.U
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
 
 // readyLog records the fewest ready endpoints a Service had, from its own
-// watch, independent of the strategy.
+// watch, independent of the strategy, counted from the moment waitMinimum
+// saw the Service fully served.
 type readyLog struct {
 	mu      sync.Mutex
 	least   int
 	current int
-	seen    bool
+	armed   bool
 	changed chan struct{}
 }
 
@@ -217,12 +221,8 @@ func watchReadyEndpoints(t *testing.T, c *fake.Cluster, service string) *readyLo
 			}
 			l.mu.Lock()
 			l.current = total
-			// Count from the first time the Service was fully served.
-			if l.seen && (l.least < 0 || total < l.least) {
+			if l.armed && total < l.least {
 				l.least = total
-			}
-			if total > 0 && !l.seen {
-				l.seen, l.least = true, total
 			}
 			close(l.changed)
 			l.changed = make(chan struct{})
@@ -239,6 +239,9 @@ func waitMinimum(t *testing.T, l *readyLog, n int) {
 	for {
 		l.mu.Lock()
 		cur, ch := l.current, l.changed
+		if cur >= n {
+			l.armed, l.least = true, cur
+		}
 		l.mu.Unlock()
 		if cur >= n {
 			return

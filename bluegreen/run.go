@@ -92,20 +92,18 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	} else {
 		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
 	}
-	for {
-		step := d.Record().Step
-		if step == stepAbort {
-			return rn.finishAbort(ctx)
-		}
-		if step >= stepDone {
-			break
-		}
+	step := d.Record().Step
+	if step == stepAbort {
+		return rn.finishAbort(ctx)
+	}
+	for step < stepDone {
 		sctx, end := d.StartStep(ctx, step, stepNames[step])
-		res, err := rn.step(sctx, step)
+		res, next, err := rn.step(sctx, step)
 		end(err)
 		if res != nil || err != nil {
 			return res, err
 		}
+		step = next
 	}
 	return d.Finish(ctx, strategy.PhaseSucceeded, "", fmt.Sprintf("%s serves from slot %s", rev, rn.state().Candidate), strategy.Revision{})
 }
@@ -166,29 +164,39 @@ func (rn *run) adoptable(ctx context.Context) (string, error) {
 	return dep.Name, nil
 }
 
-// step runs one step. It returns a Result when the release ended early.
-func (rn *run) step(ctx context.Context, step int) (*strategy.Result, error) {
+// step runs one step and returns the next. It returns a Result when the
+// release ended early. A step that changed nothing in the cluster and
+// waited for nothing is not recorded: repeating it after a crash is free.
+func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error) {
 	st := rn.state()
 	spec := rn.s.spec
-	next := func(edit func(*state, *strategy.Record)) (*strategy.Result, error) {
-		return nil, rn.save(ctx, step+1, edit)
+	next := func(edit func(*state, *strategy.Record)) (*strategy.Result, int, error) {
+		return nil, step + 1, rn.save(ctx, step+1, edit)
 	}
+	skip := func() (*strategy.Result, int, error) { return nil, step + 1, nil }
+	end := func(res *strategy.Result, err error) (*strategy.Result, int, error) { return res, step, err }
 	switch step {
 	case stepDeploy:
 		if err := rn.prepareServices(ctx, st.Candidate); err != nil {
-			return nil, err
+			return end(nil, err)
 		}
 		if err := rn.deploySlot(ctx, st.Candidate, rn.previewReplicas()); err != nil {
-			return nil, err
+			return end(nil, err)
 		}
 		return next(nil)
 
 	case stepPreviewAvailable:
 		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.previewReplicas()); res != nil || err != nil {
-			return res, err
+			return end(res, err)
+		}
+		// Checks test through the preview Service: it must reach the pods.
+		if p := spec.PreviewService; p != "" {
+			if res, err := rn.awaitEndpoints(ctx, p, st.Candidate, rn.previewReplicas()); res != nil || err != nil {
+				return end(res, err)
+			}
 		}
 		if err := rn.labelPods(ctx, st.Candidate, spec.PreviewMetadata); err != nil {
-			return nil, err
+			return end(nil, err)
 		}
 		return next(func(s *state, _ *strategy.Record) {
 			if rn.previewReplicas() == rn.required() && s.Ready.IsZero() {
@@ -197,29 +205,38 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, error) {
 		})
 
 	case stepPrePromotion:
-		if !st.Instant {
+		if st.Instant || len(spec.PrePromotion) == 0 {
+			return skip()
+		}
+		{
 			if err := rn.d.RunChecks(ctx, spec.PrePromotion, rn.checkInput(st.Candidate, spec.PreviewService)); err != nil {
-				return rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+				return end(rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error()))
 			}
 		}
 		return next(nil)
 
 	case stepPromotion:
-		if !st.Instant {
+		if st.Instant || (!spec.ManualPromotion && spec.AutoPromotionAfter == 0) {
+			return skip()
+		}
+		{
 			if res, err := rn.awaitPromotion(ctx, st); res != nil || err != nil {
-				return res, err
+				return end(res, err)
 			}
 		}
 		return next(nil)
 
 	case stepFullAvailable:
-		if rn.previewReplicas() < rn.required() {
+		if rn.previewReplicas() == rn.required() {
+			return skip() // the preview was already the full size
+		}
+		{
 			if err := rn.deploySlot(ctx, st.Candidate, rn.required()); err != nil {
-				return nil, err
+				return end(nil, err)
 			}
 		}
 		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); res != nil || err != nil {
-			return res, err
+			return end(res, err)
 		}
 		return next(func(s *state, _ *strategy.Record) {
 			if s.Ready.IsZero() {
@@ -230,10 +247,10 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, error) {
 	case stepSwitch:
 		// Availability guard: the slot must still have every pod ready.
 		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); res != nil || err != nil {
-			return res, err
+			return end(res, err)
 		}
 		if err := rn.point(ctx, rn.s.spec.ActiveService, st.Candidate); err != nil {
-			return nil, err
+			return end(nil, err)
 		}
 		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate)})
 		return next(func(s *state, r *strategy.Record) {
@@ -242,39 +259,45 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, error) {
 		})
 
 	case stepVerify:
-		if res, err := rn.awaitEndpoints(ctx, st.Candidate); res != nil || err != nil {
-			return res, err
+		if res, err := rn.awaitEndpoints(ctx, spec.ActiveService, st.Candidate, rn.required()); res != nil || err != nil {
+			return end(res, err)
 		}
 		if err := rn.labelPods(ctx, st.Candidate, spec.ActiveMetadata); err != nil {
-			return nil, err
+			return end(nil, err)
 		}
 		return next(nil)
 
 	case stepPostPromotion:
-		if !st.Instant {
+		if st.Instant || len(spec.PostPromotion) == 0 {
+			return skip()
+		}
+		{
 			if err := rn.d.RunChecks(ctx, spec.PostPromotion, rn.checkInput(st.Candidate, spec.ActiveService)); err != nil {
-				return rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+				return end(rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error()))
 			}
 		}
 		return next(nil)
 
 	case stepScaleDown:
-		if st.Adopted != "" || (st.Previous != "" && spec.rollbackWindow() == 0) {
+		if st.Adopted == "" && (st.Previous == "" || spec.rollbackWindow() > 0) {
+			return skip() // the rollback window keeps the old slot
+		}
+		{
 			if _, err := rn.d.Wait(ctx, strategy.WaitFor{Until: st.Switched.Add(spec.scaleDownDelay()),
 				Reason: fmt.Sprintf("old pods keep running %s after the switch", spec.scaleDownDelay())}); err != nil {
-				return nil, err
+				return end(nil, err)
 			}
 			old := st.Adopted
 			if old == "" {
 				old = SlotName(rn.rel.App.Name, st.Previous)
 			}
 			if err := rn.scale(ctx, old, 0); err != nil {
-				return nil, err
+				return end(nil, err)
 			}
 		}
 		return next(nil)
 	}
-	return nil, fmt.Errorf("unknown step %d", step)
+	return end(nil, fmt.Errorf("unknown step %d", step))
 }
 
 func (rn *run) checkInput(slot, service string) strategy.CheckInput {
@@ -283,10 +306,21 @@ func (rn *run) checkInput(slot, service string) strategy.CheckInput {
 }
 
 // prepareServices creates the active Service when it is missing and points
-// the preview Service at the candidate.
+// the preview Service at the candidate. On a first release, an active
+// Service that selects no slot and serves nothing is pointed at the empty
+// slot, so that the new pods get no traffic before the switch; one that
+// serves pods (an adopted Deployment's) is left alone until the switch.
 func (rn *run) prepareServices(ctx context.Context, candidate string) error {
-	if err := rn.ensureService(ctx, rn.s.spec.ActiveService, candidate); err != nil {
+	active := rn.s.spec.ActiveService
+	if err := rn.ensureService(ctx, active, other(candidate)); err != nil {
 		return err
+	}
+	if svc, ok := rn.w.services.Get(rn.rel.App.Namespace, active); ok && traffic.Slot(svc) == "" {
+		if on, off := rn.endpoints(active, candidate); on+off == 0 {
+			if err := rn.point(ctx, active, other(candidate)); err != nil {
+				return err
+			}
+		}
 	}
 	p := rn.s.spec.PreviewService
 	if p == "" {

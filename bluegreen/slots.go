@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/strategy"
@@ -47,6 +48,10 @@ func (rn *run) slotDeployment(slot, revision string, w *appsv1.Deployment, repli
 	spec := w.Spec.DeepCopy()
 	spec.Replicas = ptr.To(replicas)
 	spec.Paused = false
+	// A slot is only rolled while it is idle: replace its pods all at once.
+	all := intstr.FromString("100%")
+	spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &all, MaxUnavailable: &all}}
 	spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{strategy.LabelApp: app.Name, strategy.LabelSlot: slot}}
 	spec.Template.Labels = merge(spec.Template.Labels, map[string]string{
 		strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelRevision: revision,

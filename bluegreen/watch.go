@@ -2,6 +2,7 @@ package bluegreen
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -31,12 +32,16 @@ func (rn *run) startWatches(ctx context.Context) error {
 	byApp := objcache.ByLabel(strategy.LabelApp + "=" + app)
 	deps, pods, svcs := kube.AppsV1().Deployments(ns), kube.CoreV1().Pods(ns), kube.CoreV1().Services(ns)
 	eps := kube.DiscoveryV1().EndpointSlices(ns)
+	services := rn.s.spec.ActiveService
+	if p := rn.s.spec.PreviewService; p != "" {
+		services += "," + p
+	}
 	rn.w = &watches{
 		deploys:  objcache.New[*appsv1.Deployment](objcache.For(deps.List, deps.Watch, byApp), clk),
 		pods:     objcache.New[*corev1.Pod](objcache.For(pods.List, pods.Watch, byApp), clk),
 		services: objcache.New[*corev1.Service](objcache.For(svcs.List, svcs.Watch), clk),
 		slices: objcache.New[*discoveryv1.EndpointSlice](objcache.For(eps.List, eps.Watch,
-			objcache.ByLabel(discoveryv1.LabelServiceName+"="+rn.s.spec.ActiveService)), clk),
+			objcache.ByLabel(fmt.Sprintf("%s in (%s)", discoveryv1.LabelServiceName, services))), clk),
 	}
 	for _, start := range []func(context.Context) error{rn.w.deploys.Start, rn.w.pods.Start, rn.w.services.Start, rn.w.slices.Start} {
 		if err := rn.d.Retry(ctx, start); err != nil {
@@ -83,11 +88,14 @@ func (rn *run) available(slot, revision string) (n int32, next time.Time) {
 	return n, next
 }
 
-// endpoints counts the ready endpoints of the active Service whose pods are
-// in slot, and those elsewhere.
-func (rn *run) endpoints(slot string) (onSlot, elsewhere int32) {
+// endpoints counts the ready endpoints of Service service whose pods are in
+// slot, and those elsewhere.
+func (rn *run) endpoints(service, slot string) (onSlot, elsewhere int32) {
 	ns := rn.rel.App.Namespace
 	for _, s := range rn.w.slices.List() {
+		if s.Labels[discoveryv1.LabelServiceName] != service {
+			continue
+		}
 		for _, ep := range s.Endpoints {
 			if !ptr.Deref(ep.Conditions.Ready, false) {
 				continue

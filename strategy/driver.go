@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -181,7 +182,7 @@ func (d *Driver) onRetry(err error, wait time.Duration) {
 func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
 	now := d.Now()
 	old := d.rec.Phase
-	rec, rv, err := d.store.update(ctx, d.app, false, func(r *Record) error {
+	rec, rv, err := d.store.updateFrom(ctx, d.app, d.rec, d.rv, false, func(r *Record) error {
 		if r.Lease.Holder != d.cfg.Identity {
 			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, ErrLeaseLost)
 		}
@@ -233,12 +234,25 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 	}
 	d.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", d.app.String(), "revision", e.Revision,
 		"phase", string(e.Phase), "step", e.StepName)
+	// corev1 Events, which cost a request each, are kept for what a person
+	// looking at the app wants to know: failures, requests from other
+	// processes, takeovers and how a release ended.
+	record := false
 	switch e.Type {
-	case EventPhaseChanged, EventStepFailed, EventRequestHandled, EventRunFinished, EventLeaseAcquired:
+	case EventStepFailed, EventRequestHandled, EventRunFinished:
+		record = true
+	case EventLeaseAcquired:
+		record = strings.Contains(e.Message, "taken over")
+	case EventPhaseChanged:
+		record = e.Phase == PhasePaused
+	}
+	if record {
 		warn := e.Err != nil || e.Phase == PhaseAborted || e.Phase == PhaseFailed || e.Type == EventStepFailed
 		msg := e.Message
-		if e.Err != nil {
+		if e.Err != nil && msg != "" {
 			msg += ": " + e.Err.Error()
+		} else if e.Err != nil {
+			msg = e.Err.Error()
 		}
 		d.events.record(ctx, warn, string(e.Type), fmt.Sprintf("%s: %s", e.Revision, msg))
 	}
@@ -271,7 +285,7 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 	now := d.Now()
 	err := d.Save(ctx, func(r *Record) error {
 		r.Phase, r.Reason, r.Message = phase, reason, message
-		r.PauseUntil = time.Time{}
+		r.StepName, r.PauseUntil = "", time.Time{} // no step runs any more
 		entry.Revision, entry.Phase, entry.Message = r.Revision, phase, message
 		entry.Started, entry.Finished = r.Started, now
 		if old, ok := r.Find(r.Revision); ok && entry.Workload == nil {

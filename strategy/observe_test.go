@@ -136,10 +136,11 @@ func TestRunIsTracedMeteredAndRecordedAsEvents(t *testing.T) {
 	assert.EqualValues(t, 2, failed.Count)
 	assert.Equal(t, corev1.EventTypeWarning, failed.Type)
 	assert.Contains(t, failed.Message, "error rate 7% above 5%")
-	for _, reason := range []strategy.EventType{strategy.EventLeaseAcquired, strategy.EventPhaseChanged, strategy.EventRunFinished} {
-		assert.Contains(t, byReason, string(reason))
+	assert.Equal(t, "v1: error rate 7% above 5%", failed.Message)
+	assert.Contains(t, byReason, string(strategy.EventRunFinished))
+	for _, routine := range []strategy.EventType{strategy.EventStepStarted, strategy.EventPhaseChanged, strategy.EventLeaseAcquired} {
+		assert.NotContains(t, byReason, string(routine), "routine progress goes to the observer, not to Events")
 	}
-	assert.NotContains(t, byReason, string(strategy.EventStepStarted), "routine progress goes to the observer, not to Events")
 
 	quiet := strategy.NewConfig(strategy.WithClock(e.clock), strategy.WithIdentity("driver-b"), strategy.WithEvents(false))
 	d2, err := strategy.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, quiet)

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -186,6 +187,19 @@ func (r *Record) Remember(rev Revision, limit int) {
 		h = h[len(h)-limit:]
 	}
 	r.History = h
+}
+
+// clone returns a deep copy of r.
+func (r *Record) clone() *Record {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("copying release record: %v", err))
+	}
+	var out Record
+	if err := json.Unmarshal(raw, &out); err != nil {
+		panic(fmt.Sprintf("copying release record: %v", err))
+	}
+	return &out
 }
 
 // Ended reports whether the release of revision has reached a terminal

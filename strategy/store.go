@@ -83,10 +83,25 @@ func (s *store) load(ctx context.Context, app types.NamespacedName) (r *Record, 
 // When the app has no record and create is true, mutate starts from a new
 // one.
 func (s *store) update(ctx context.Context, app types.NamespacedName, create bool, mutate func(*Record) error) (*Record, string, error) {
+	return s.updateFrom(ctx, app, nil, "", create, mutate)
+}
+
+// updateFrom is update starting from a record the caller holds, read at
+// resourceVersion known, which saves the read when nobody else wrote since;
+// a conflict falls back to reading.
+func (s *store) updateFrom(ctx context.Context, app types.NamespacedName, known *Record, knownRV string, create bool, mutate func(*Record) error) (*Record, string, error) {
 	var out *Record
 	var rv string
 	err := s.retry.do(ctx, func(ctx context.Context) error {
-		r, readRV, err := s.get(ctx, app)
+		var r *Record
+		var readRV string
+		var err error
+		if known != nil && knownRV != "" {
+			r, readRV, err = known.clone(), knownRV, nil
+			known = nil // once: after a conflict, read
+		} else {
+			r, readRV, err = s.get(ctx, app)
+		}
 		exists := err == nil
 		switch {
 		case create && errors.Is(err, ErrNoRecord):

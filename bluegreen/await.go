@@ -197,7 +197,10 @@ func (rn *run) awaitPromotion(ctx context.Context, st state) (*strategy.Result, 
 func (rn *run) abort(ctx context.Context, reason strategy.Reason, msg string) (*strategy.Result, error) {
 	st := rn.state()
 	back := st.Previous
-	if active := rn.activeSlot(); active == st.Candidate && back != "" {
+	// The record says whether the switch happened; the cache may not show
+	// the driver's own write yet, but after a restart it is fresh.
+	switched := !st.Switched.IsZero() || rn.activeSlot() == st.Candidate
+	if switched && back != "" {
 		if err := rn.point(ctx, rn.s.spec.ActiveService, back); err != nil {
 			return nil, err
 		}
@@ -209,6 +212,11 @@ func (rn *run) abort(ctx context.Context, reason strategy.Reason, msg string) (*
 	}
 	err := rn.save(ctx, stepAbort, func(s *state, r *strategy.Record) {
 		s.Aborted = rn.d.Now()
+		if switched && back != "" {
+			s.Switched = time.Time{} // traffic is back on the old slot
+		} else if switched {
+			s.Switched = rn.d.Now() // a first release: the candidate keeps serving
+		}
 		r.StepName = "abort-scale-down"
 		r.Phase, r.Reason, r.Message = strategy.PhaseAborted, reason, msg
 		if back != "" {
@@ -230,7 +238,7 @@ func (rn *run) finishAbort(ctx context.Context) (*strategy.Result, error) {
 		Reason: fmt.Sprintf("aborted revision keeps running %s", delay)}); err != nil {
 		return nil, err
 	}
-	if rn.activeSlot() != st.Candidate {
+	if st.Switched.IsZero() { // the candidate serves nothing
 		if err := rn.scale(ctx, SlotName(rn.rel.App.Name, st.Candidate), 0); err != nil {
 			return nil, err
 		}

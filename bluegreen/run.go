@@ -190,7 +190,7 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 			return end(res, err)
 		}
 		// Checks test through the preview Service: it must reach the pods.
-		if p := spec.PreviewService; p != "" {
+		if p := spec.PreviewService; p != "" && len(spec.PrePromotion) > 0 && !st.Instant {
 			if res, err := rn.awaitEndpoints(ctx, p, st.Candidate, rn.previewReplicas()); res != nil || err != nil {
 				return end(res, err)
 			}
@@ -198,8 +198,13 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 		if err := rn.labelPods(ctx, st.Candidate, spec.PreviewMetadata); err != nil {
 			return end(nil, err)
 		}
+		if spec.AutoPromotionAfter == 0 || rn.previewReplicas() < rn.required() {
+			// Nothing to remember: go straight on, so that the switch
+			// follows the last ready pod with no write in between.
+			return skip()
+		}
 		return next(func(s *state, _ *strategy.Record) {
-			if rn.previewReplicas() == rn.required() && s.Ready.IsZero() {
+			if s.Ready.IsZero() {
 				s.Ready = rn.d.Now()
 			}
 		})

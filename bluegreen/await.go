@@ -46,7 +46,7 @@ func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Resul
 			switch q.Action {
 			case strategy.ActionRetry:
 				return false
-			case strategy.ActionReplace:
+			case strategy.ActionReplace, strategy.ActionUndo:
 				return !a.switched && q.Revision != rn.rel.Revision
 			}
 			return true
@@ -104,9 +104,22 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strat
 	d := rn.d
 	var taken []strategy.Request
 	err := d.Save(ctx, func(r *strategy.Record) error {
+		// Retry and Undo stay in the record for the next Run; an Undo also
+		// stops this one.
 		taken = r.Take(func(q strategy.Request) bool {
-			return q.Action != strategy.ActionRetry && !(q.Action == strategy.ActionReplace && (a.switched || q.Revision == rn.rel.Revision))
+			switch q.Action {
+			case strategy.ActionRetry, strategy.ActionUndo:
+				return false
+			case strategy.ActionReplace:
+				return !a.switched && q.Revision != rn.rel.Revision
+			}
+			return true
 		})
+		for _, q := range r.Requests {
+			if q.Action == strategy.ActionUndo && !a.switched {
+				taken = append(taken, q)
+			}
+		}
 		for _, q := range taken {
 			switch q.Action {
 			case strategy.ActionPause:
@@ -128,6 +141,9 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strat
 			res, err := rn.abort(ctx, strategy.ReasonRequested, "aborted by "+q.By)
 			return 0, res, err
 		case strategy.ActionReplace, strategy.ActionUndo:
+			if q.Revision == rn.rel.Revision {
+				continue
+			}
 			res, err := rn.abort(ctx, strategy.ReasonSuperseded, fmt.Sprintf("replaced by %s (%s from %s)", q.Revision, q.Action, q.By))
 			return 0, res, err
 		case strategy.ActionPromote, strategy.ActionPromoteFull:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -244,7 +245,7 @@ func (rn *run) ensureService(ctx context.Context, name, slot string) error {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{strategy.LabelApp: rn.rel.App.Name, strategy.LabelManagedBy: strategy.ManagedBy}},
 		Spec: corev1.ServiceSpec{
-			Selector: merge(rn.rel.Workload.Spec.Selector.MatchLabels, map[string]string{strategy.LabelSlot: slot}),
+			Selector: merge(serviceLabels(rn.rel.Workload), map[string]string{strategy.LabelSlot: slot}),
 			Ports:    ports,
 		},
 	}
@@ -267,4 +268,14 @@ func (rn *run) slotRevision(slot string) (string, int32) {
 		return "", 0
 	}
 	return dep.Spec.Template.Labels[strategy.LabelRevision], ptr.Deref(dep.Spec.Replicas, 1)
+}
+
+// serviceLabels are the labels a Service selects the workload's pods by:
+// the selector's matchLabels, or the pod template's labels when the selector
+// has only expressions.
+func serviceLabels(w *appsv1.Deployment) map[string]string {
+	if w.Spec.Selector != nil && len(w.Spec.Selector.MatchLabels) > 0 {
+		return w.Spec.Selector.MatchLabels
+	}
+	return w.Spec.Template.Labels
 }

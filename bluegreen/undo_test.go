@@ -129,3 +129,31 @@ func TestCompanionConfigsAreVersionedPerSlot(t *testing.T) {
 	_, _, mode = configOf("green")
 	assert.Equal(t, "two", mode, "the other slot keeps its own")
 }
+
+func TestUndoRequestedMidFlightStopsTheReleaseAndShipsTheRevision(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t)
+	s := newStrategy(c, baseSpec(), "driver-a")
+	for _, rev := range []string{"v1", "v2"} {
+		_, err := s.Run(ctx, release(rev))
+		require.NoError(t, err)
+	}
+	spec := baseSpec()
+	spec.ManualPromotion = true
+	done := make(chan *strategy.Result, 1)
+	go func() { res, _ := newStrategy(c, spec, "driver-a").Run(ctx, release("v3")); done <- res }()
+	waitPhase(t, c, strategy.PhasePaused)
+	require.NoError(t, strategy.NewControl(c.Clients().Kube).Undo(ctx, app, "v1"))
+	res := <-done
+	require.ErrorIs(t, res.Err(), strategy.ErrSuperseded)
+	assert.Equal(t, "green", observe(t, c).Active, "traffic stayed on v2 while v3 stopped")
+	assert.Equal(t, 1, observe(t, c).RecordPending, "the Undo waits in the record for the next Run")
+
+	res, err := s.Run(ctx, release("v3"))
+	require.NoError(t, err)
+	assert.Equal(t, "v1", res.Revision, "the next Run ships the revision the Undo named")
+	got := observe(t, c)
+	assert.Equal(t, "blue", got.Active)
+	assert.Equal(t, slotState{"v1", 3, 3}, got.Blue)
+	assert.Zero(t, got.RecordPending)
+}

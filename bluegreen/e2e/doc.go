@@ -11,7 +11,13 @@
 //   - Abort, a failing pre-promotion check and a revision whose pods never
 //     turn Ready all leave traffic on the live slot and scale the candidate
 //     down;
-//   - Undo inside the rollback window switches back without new pods.
+//   - Undo inside the rollback window switches back without new pods, and
+//     outside it redeploys the old revision and switches back;
+//   - a plain Deployment of the app is adopted without a moment of fewer
+//     ready endpoints;
+//   - a new release while one is paused replaces its candidate and never
+//     touches the live slot;
+//   - Retry after a failed check releases the same revision again.
 //
 // Throughout, an independent watcher follows the active Service's
 // EndpointSlices from a fresh list (not the strategy's own caches) and

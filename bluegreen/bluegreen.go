@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
@@ -245,7 +246,7 @@ func (rn *run) ensureService(ctx context.Context, name, slot string) error {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{strategy.LabelApp: rn.rel.App.Name, strategy.LabelManagedBy: strategy.ManagedBy}},
 		Spec: corev1.ServiceSpec{
-			Selector: merge(serviceLabels(rn.rel.Workload), map[string]string{strategy.LabelSlot: slot}),
+			Selector: labels.Merge(serviceLabels(rn.rel.Workload), map[string]string{strategy.LabelSlot: slot}),
 			Ports:    ports,
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -53,7 +54,7 @@ func (rn *run) slotDeployment(slot, revision string, w *appsv1.Deployment, repli
 	spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &all, MaxUnavailable: &all}}
 	spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{strategy.LabelApp: app.Name, strategy.LabelSlot: slot}}
-	spec.Template.Labels = merge(spec.Template.Labels, map[string]string{
+	spec.Template.Labels = labels.Merge(spec.Template.Labels, map[string]string{
 		strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelRevision: revision,
 	})
 	renameCompanions(&spec.Template.Spec, rn.companionNames(revision))
@@ -64,22 +65,11 @@ func (rn *run) slotDeployment(slot, revision string, w *appsv1.Deployment, repli
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: SlotName(app.Name, slot), Namespace: app.Namespace,
-			Labels:      merge(w.Labels, map[string]string{strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelManagedBy: strategy.ManagedBy}),
+			Labels:      labels.Merge(w.Labels, map[string]string{strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelManagedBy: strategy.ManagedBy}),
 			Annotations: w.Annotations,
 		},
 		Spec: *spec,
 	}
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := make(map[string]string, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }
 
 func addAntiAffinity(ps *corev1.PodSpec, app, otherSlot string) {
@@ -215,7 +205,7 @@ func (rn *run) deploySlot(ctx context.Context, slot string, replicas int32) erro
 		c.SetNamespace(app.Namespace)
 		c.SetName(companionName(o.GetName(), rev))
 		c.SetResourceVersion("")
-		c.SetLabels(merge(c.GetLabels(), map[string]string{
+		c.SetLabels(labels.Merge(c.GetLabels(), map[string]string{
 			strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelRevision: rev, strategy.LabelManagedBy: strategy.ManagedBy,
 		}))
 		resource := "configmaps"

@@ -22,11 +22,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
+	"github.com/switchyard-dev/switchyard/examples/internal/target"
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -46,49 +45,19 @@ func run(kubeconfig, namespace string) error {
 	defer cancel()
 	app := types.NamespacedName{Namespace: namespace, Name: "web"}
 
-	var clients strategy.Clients
-	var clk clock.WithTicker = clock.RealClock{}
-	var cluster *fake.Cluster
+	t, err := target.Open(kubeconfig, namespace, fake.WithPodStartup(5*time.Second))
+	if err != nil {
+		return err
+	}
+	defer t.Close()
 	spec := bluegreen.Spec{ActiveService: "web", PreviewService: "web-preview", ServicePorts: []corev1.ServicePort{
 		{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}
-	if kubeconfig == "" {
-		cluster = fake.NewCluster(fake.WithAutoAdvance(), fake.WithPodStartup(5*time.Second))
-		defer cluster.Stop()
-		cluster.SetBehavior("v3", fake.Behavior{ErrorRate: 0.3})
-		clients, clk = cluster.Clients(), cluster.Clock()
-		spec.PrePromotion = []strategy.Check{errorRateCheck(cluster)}
-		fmt.Println("cluster: in-memory fake (time moves by itself while a release waits)")
-	} else {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return err
-		}
-		if clients, err = strategy.NewClients(cfg); err != nil {
-			return err
-		}
-		fmt.Println("cluster:", cfg.Host)
+	if t.Fake != nil {
+		t.Fake.SetBehavior("v3", fake.Behavior{ErrorRate: 0.3})
+		spec.PrePromotion = []strategy.Check{errorRateCheck(t.Fake)}
 	}
-
-	start := clk.Now()
-	show := func(e strategy.Event) {
-		switch e.Type {
-		case strategy.EventStepSucceeded, strategy.EventRetrying:
-			return // the start of each step says enough
-		}
-		line := fmt.Sprintf("%9s  %-4s %-14s", e.Time.Sub(start).Round(time.Millisecond), e.Revision, e.Type)
-		if e.Type == strategy.EventStepStarted {
-			line += " " + e.StepName
-		}
-		if e.Message != "" {
-			line += " " + e.Message
-		}
-		if e.Err != nil {
-			line += " (" + e.Err.Error() + ")"
-		}
-		fmt.Println(line)
-	}
-	s := bluegreen.New(clients, spec, strategy.WithClock(clk), strategy.WithIdentity("examples-bluegreen"),
-		strategy.WithObserver(show))
+	s := bluegreen.New(t.Clients, spec, strategy.WithClock(t.Clock), strategy.WithIdentity("examples-bluegreen"),
+		strategy.WithObserver(t.Printer(strategy.EventStepSucceeded, strategy.EventRetrying)))
 
 	report := func(what string, res *strategy.Result) {
 		fmt.Printf("== %s ended %s after %s; serving %s\n", what, res.Phase, res.Finished.Sub(res.Started).Round(time.Millisecond), res.Stable)
@@ -107,8 +76,8 @@ func run(kubeconfig, namespace string) error {
 		}
 		report(step.what, res)
 	}
-	if cluster != nil {
-		fmt.Printf("\nAPI requests made: %d\n", cluster.Requests().Total())
+	if t.Fake != nil {
+		fmt.Printf("\nAPI requests made: %d\n", t.Fake.Requests().Total())
 	}
 	return nil
 }

@@ -19,10 +19,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
+	"github.com/switchyard-dev/switchyard/examples/internal/target"
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/rolling"
@@ -42,47 +41,18 @@ func run(kubeconfig, namespace string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
-	var clients strategy.Clients
-	var clk clock.WithTicker = clock.RealClock{}
-	var cluster *fake.Cluster
-	if kubeconfig == "" {
-		opts := []fake.Option{fake.WithAutoAdvance(), fake.WithPodStartup(3 * time.Second)}
-		if namespace != "default" {
-			opts = append(opts, fake.WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
-		}
-		cluster = fake.NewCluster(opts...)
-		defer cluster.Stop()
+	t, err := target.Open(kubeconfig, namespace, fake.WithPodStartup(3*time.Second))
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	if t.Fake != nil {
 		// v3 is the bad release: its pods start but never pass readiness.
-		cluster.SetBehavior("v3", fake.Behavior{NeverReady: true})
-		clients, clk = cluster.Clients(), cluster.Clock()
-		fmt.Println("cluster: in-memory fake (time moves by itself while the rollout waits)")
-	} else {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return err
-		}
-		if clients, err = strategy.NewClients(cfg); err != nil {
-			return err
-		}
-		fmt.Println("cluster:", cfg.Host)
+		t.Fake.SetBehavior("v3", fake.Behavior{NeverReady: true})
 	}
-
-	start := clk.Now()
-	show := func(e strategy.Event) {
-		line := fmt.Sprintf("%8s  %-6s %-15s", e.Time.Sub(start).Round(time.Millisecond), e.Revision, e.Type)
-		if e.Type == strategy.EventStepStarted || e.Type == strategy.EventStepSucceeded {
-			line += fmt.Sprintf(" step %d %s", e.Step, e.StepName)
-		}
-		if e.Message != "" {
-			line += " " + e.Message
-		}
-		if e.Err != nil {
-			line += " (" + e.Err.Error() + ")"
-		}
-		fmt.Println(line)
-	}
+	clients := t.Clients
 	s := rolling.New(clients, rolling.Spec{ProgressDeadline: 2 * time.Minute},
-		strategy.WithClock(clk), strategy.WithIdentity("examples-rollout"), strategy.WithObserver(show))
+		strategy.WithClock(t.Clock), strategy.WithIdentity("examples-rollout"), strategy.WithObserver(t.Printer()))
 
 	app := types.NamespacedName{Namespace: namespace, Name: "web"}
 	for _, rev := range []string{"v1", "v2", "v3"} {
@@ -101,8 +71,8 @@ func run(kubeconfig, namespace string) error {
 	for _, h := range st.History {
 		fmt.Printf("  %-4s %-10s %s\n", h.Revision, h.Phase, h.Message)
 	}
-	if cluster != nil {
-		fmt.Printf("\nAPI requests made: %d\n", cluster.Requests().Total())
+	if t.Fake != nil {
+		fmt.Printf("\nAPI requests made: %d\n", t.Fake.Requests().Total())
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
@@ -221,8 +222,8 @@ func (rn *run) apply(ctx context.Context, workload *appsv1.Deployment, revision 
 	dep := stripped(workload)
 	dep.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
 	dep.Name, dep.Namespace = app.Name, app.Namespace
-	dep.Labels = merge(dep.Labels, map[string]string{strategy.LabelApp: app.Name, strategy.LabelManagedBy: strategy.ManagedBy})
-	dep.Spec.Template.Labels = merge(dep.Spec.Template.Labels, map[string]string{LabelRevision: revision})
+	dep.Labels = labels.Merge(dep.Labels, map[string]string{strategy.LabelApp: app.Name, strategy.LabelManagedBy: strategy.ManagedBy})
+	dep.Spec.Template.Labels = labels.Merge(dep.Spec.Template.Labels, map[string]string{LabelRevision: revision})
 	if dep.Spec.Selector == nil {
 		dep.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{strategy.LabelApp: app.Name}}
 		dep.Spec.Template.Labels[strategy.LabelApp] = app.Name
@@ -241,15 +242,4 @@ func (rn *run) apply(ctx context.Context, workload *appsv1.Deployment, revision 
 		}
 		return nil
 	})
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := make(map[string]string, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }

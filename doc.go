@@ -21,7 +21,9 @@
 //   - strategy/rolling: the Deployment's own rolling update driven through
 //     the shared machinery; the simplest strategy and a template for custom
 //     ones.
-//   - strategy/traffic: the routers that move traffic between slots.
+//   - strategy/traffic: the routers that move traffic between slots: a
+//     Service selector for blue/green, and weighted routers (Gateway API,
+//     Istio, SMI, NGINX Ingress) for canary releases.
 //   - fake: an in-memory cluster for your tests: typed, dynamic and
 //     discovery clients over one store, simulated Deployment, ReplicaSet,
 //     Pod and EndpointSlice controllers on a fake clock that can move by

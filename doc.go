@@ -29,9 +29,12 @@
 //     Pod and EndpointSlice controllers on a fake clock that can move by
 //     itself while a Run waits, per-version pod behaviour, a traffic model,
 //     and API fault injection.
+//   - analysis/judge: the statistics that judge a canary against its
+//     baseline (Mann-Whitney U, two proportions, SPRT, group score).
 //   - canary, analysis, bootstrap: canary releases, metric analysis and the
-//     Day 1 bootstrap. Their packages describe what they will hold; they are
-//     not implemented yet.
+//     Day 1 bootstrap. Each package says what it will hold; canary has its
+//     steps and the ReplicaRatio split so far, analysis its judges; the
+//     strategies, providers and bootstrap are not implemented yet.
 //
 // # A first release
 //

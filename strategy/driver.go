@@ -3,7 +3,6 @@ package strategy
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -43,7 +42,6 @@ type Driver struct {
 	tracer   trace.Tracer
 	runs     metric.Int64Counter
 	duration metric.Float64Histogram
-	started  time.Time
 	cancel   context.CancelFunc
 	idle     func()
 	busy     func()
@@ -91,7 +89,6 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	d.runs, _ = meter.Int64Counter("switchyard.runs", metric.WithDescription("Runs finished, by strategy and phase."))
 	d.duration, _ = meter.Float64Histogram("switchyard.run.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time from the start of a release to its end."))
-	d.started = cfg.Clock.Now()
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
@@ -127,16 +124,15 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	})
 	if err != nil {
 		d.span.RecordError(err)
-		d.span.End()
 		d.Close()
 		return nil, err
 	}
 	d.rec, d.rv = rec, rv
-	msg := "lease acquired"
 	if prevHolder != "" && prevHolder != cfg.Identity {
-		msg = fmt.Sprintf("lease taken over from %s, whose lease had lapsed", prevHolder)
+		d.Emit(ctx, Event{Type: EventTakenOver, Message: fmt.Sprintf("lease taken over from %s, whose lease had lapsed", prevHolder)})
+	} else {
+		d.Emit(ctx, Event{Type: EventLeaseAcquired, Message: "lease acquired"})
 	}
-	d.Emit(ctx, Event{Type: EventLeaseAcquired, Message: msg})
 	return d, nil
 }
 
@@ -239,10 +235,8 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 	// processes, takeovers and how a release ended.
 	record := false
 	switch e.Type {
-	case EventStepFailed, EventRequestHandled, EventRunFinished:
+	case EventStepFailed, EventRequestHandled, EventRunFinished, EventTakenOver:
 		record = true
-	case EventLeaseAcquired:
-		record = strings.Contains(e.Message, "taken over")
 	case EventPhaseChanged:
 		record = e.Phase == PhasePaused
 	}

@@ -20,6 +20,7 @@ const (
 	EventRunStarted     EventType = "RunStarted"
 	EventResumed        EventType = "Resumed"
 	EventLeaseAcquired  EventType = "LeaseAcquired"
+	EventTakenOver      EventType = "TakenOver" // the lease of a driver that stopped had lapsed
 	EventStepStarted    EventType = "StepStarted"
 	EventStepSucceeded  EventType = "StepSucceeded"
 	EventStepFailed     EventType = "StepFailed"

@@ -229,6 +229,16 @@ func TestAbandonedRunIsTakenOverAndCompletes(t *testing.T) {
 	st, err := strategy.NewControl(c.Clients().Kube).Status(ctx, app)
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Step, "driver-b resumed at the recorded step, it did not start over")
+	events, err := c.Clients().Kube.CoreV1().Events(app.Namespace).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	var takeover []string
+	for _, e := range events.Items {
+		if e.Reason == string(strategy.EventTakenOver) {
+			takeover = append(takeover, e.Message)
+		}
+	}
+	require.Len(t, takeover, 1, "a takeover is recorded as a corev1 Event")
+	assert.Contains(t, takeover[0], "taken over from driver-a")
 }
 
 func TestBadInputWritesNothing(t *testing.T) {

@@ -48,7 +48,7 @@ type queue struct {
 	clock *Clock
 
 	mu         sync.Mutex
-	items      []item
+	items      ring
 	queued     map[item]struct{}
 	processing bool
 	delayed    map[item]time.Time
@@ -64,7 +64,7 @@ func (q *queue) add(it item) {
 	q.mu.Lock()
 	if _, ok := q.queued[it]; !ok && !q.stopped {
 		q.queued[it] = struct{}{}
-		q.items = append(q.items, it)
+		q.items.push(it)
 	}
 	q.mu.Unlock()
 	select {
@@ -102,7 +102,7 @@ func (q *queue) addAfter(it item, d time.Duration) {
 func (q *queue) busy() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items) > 0 || q.processing
+	return q.items.n > 0 || q.processing
 }
 
 // next blocks for the next item; ok is false once the queue is stopped.
@@ -113,10 +113,8 @@ func (q *queue) next() (item, bool) {
 			q.mu.Unlock()
 			return item{}, false
 		}
-		if len(q.items) > 0 {
-			it := q.items[0]
-			q.items[0] = item{}
-			q.items = q.items[1:]
+		if q.items.n > 0 {
+			it := q.items.pop()
 			delete(q.queued, it)
 			q.processing = true
 			q.mu.Unlock()
@@ -130,13 +128,40 @@ func (q *queue) next() (item, bool) {
 func (q *queue) done() {
 	q.mu.Lock()
 	q.processing = false
-	empty := len(q.items) == 0
+	empty := q.items.n == 0
 	q.mu.Unlock()
 	if empty {
 		q.clock.adv.bumpNotify()
 		return
 	}
 	q.clock.adv.bump()
+}
+
+// ring is a FIFO of items in a circular buffer, which a long-lived queue
+// reuses instead of reallocating as a sliding slice does.
+type ring struct {
+	buf     []item
+	head, n int
+}
+
+func (r *ring) push(it item) {
+	if r.n == len(r.buf) {
+		buf := make([]item, max(2*len(r.buf), 64))
+		for i := 0; i < r.n; i++ {
+			buf[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = it
+	r.n++
+}
+
+func (r *ring) pop() item {
+	it := r.buf[r.head]
+	r.buf[r.head] = item{}
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return it
 }
 
 func (q *queue) stop() {
@@ -228,18 +253,18 @@ func (c *Cluster) route(ev event) {
 		c.queue.add(item{kind: itemDeployment, ns: ns, name: name})
 	case replicaSetsGVR:
 		c.queue.add(item{kind: itemReplicaSet, ns: ns, name: name})
-		if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == "Deployment" {
+		if ref := metav1.GetControllerOfNoCopy(m); ref != nil && ref.Kind == "Deployment" {
 			c.queue.add(item{kind: itemDeployment, ns: ns, name: ref.Name})
 		}
 	case podsGVR:
 		if ev.typ != watch.Deleted {
 			c.queue.add(item{kind: itemPod, ns: ns, name: name})
 		}
-		if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == "ReplicaSet" {
+		if ref := metav1.GetControllerOfNoCopy(m); ref != nil && ref.Kind == "ReplicaSet" {
 			c.queue.add(item{kind: itemReplicaSet, ns: ns, name: ref.Name})
 			if ev.typ == watch.Deleted {
 				if rs, ok := c.store.getLocked(objKey{gvr: replicaSetsGVR, ns: ns, name: ref.Name}); ok {
-					if dref := metav1.GetControllerOf(mustAccessor(rs)); dref != nil {
+					if dref := metav1.GetControllerOfNoCopy(mustAccessor(rs)); dref != nil {
 						c.queue.add(item{kind: itemDeployment, ns: ns, name: dref.Name})
 					}
 				}
@@ -264,6 +289,9 @@ func (c *Cluster) route(ev event) {
 // routePodToServices queues the services whose selector matches the pod
 // before or after the change.
 func (c *Cluster) routePodToServices(ev event) {
+	if len(c.store.objs[servicesGVR][ev.key.ns]) == 0 {
+		return
+	}
 	var sets []labels.Set
 	for _, o := range []runtime.Object{ev.old, ev.obj} {
 		if o != nil {

@@ -2,6 +2,8 @@ package fake
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,12 +26,29 @@ const (
 	ReasonMinimumUnavailable = "MinimumReplicasUnavailable"
 )
 
-// rollout is the state one deployment sync works on. Replica sets are
-// private copies.
+// rollout is the state one deployment sync works on. The deployment and
+// the replica sets are the stored objects, shared with the store and never
+// changed in place: d is copied (editD) before its first change, and a
+// replica set is replaced by the object the store returns after a write.
 type rollout struct {
-	d     *appsv1.Deployment
-	newRS *appsv1.ReplicaSet
-	old   []*appsv1.ReplicaSet
+	d      *appsv1.Deployment
+	dOwned bool // d is a private copy, not yet handed to the store
+	newRS  *appsv1.ReplicaSet
+	old    []*appsv1.ReplicaSet
+}
+
+// editD returns r.d ready to be changed, copying the stored deployment on
+// the first change. The controller changes only the top-level fields, the
+// annotations and the status (conditions in place) of a deployment: the
+// copy has its own of those and shares the rest with the stored object.
+func (r *rollout) editD() *appsv1.Deployment {
+	if !r.dOwned {
+		d := *r.d
+		d.Annotations = maps.Clone(r.d.Annotations)
+		d.Status.Conditions = slices.Clone(r.d.Status.Conditions)
+		r.d, r.dOwned = &d, true
+	}
+	return r.d
 }
 
 func (r *rollout) all() []*appsv1.ReplicaSet {
@@ -45,7 +64,7 @@ func (c *Cluster) syncDeployment(ns, name string) {
 	if !ok {
 		return
 	}
-	d := obj.(*appsv1.Deployment).DeepCopy()
+	d := obj.(*appsv1.Deployment)
 	if d.DeletionTimestamp != nil {
 		return
 	}
@@ -76,15 +95,22 @@ func (c *Cluster) syncDeployment(ns, name string) {
 	}
 }
 
-// ownedReplicaSets returns copies of the replica sets d controls, oldest
-// first.
+// ownedReplicaSets returns the replica sets d controls, oldest first, as
+// stored: callers must not change them.
 func (c *Cluster) ownedReplicaSets(d *appsv1.Deployment) []*appsv1.ReplicaSet {
 	out := controlledBy[*appsv1.ReplicaSet](c.store, d.UID, replicaSetsGVR)
-	for i, rs := range out {
-		out[i] = rs.DeepCopy()
-	}
 	byCreation(out)
 	return out
+}
+
+// copyForWrite returns a copy of a stored replica set to write back: it
+// has its own annotations and top-level fields and shares the rest (the
+// template above all) with rs, which neither the store nor the
+// controllers change in place.
+func copyForWrite(rs *appsv1.ReplicaSet) *appsv1.ReplicaSet {
+	n := *rs
+	n.Annotations = maps.Clone(rs.Annotations)
+	return &n
 }
 
 // rolloutRolling is the RollingUpdate strategy: scale the new replica set up
@@ -118,9 +144,9 @@ func (c *Cluster) rolloutRolling(r *rollout) error {
 // pod is made.
 func (c *Cluster) rolloutRecreate(r *rollout) error {
 	scaled := false
-	for _, rs := range r.old {
-		if deref(rs.Spec.Replicas, 0) != 0 {
-			if err := c.scaleRS(r, rs, 0); err != nil {
+	for i := range r.old {
+		if deref(r.old[i].Spec.Replicas, 0) != 0 {
+			if err := c.scaleRS(r, &r.old[i], 0); err != nil {
 				return err
 			}
 			scaled = true
@@ -136,7 +162,7 @@ func (c *Cluster) rolloutRecreate(r *rollout) error {
 		return err
 	}
 	if want := deref(r.d.Spec.Replicas, 1); deref(r.newRS.Spec.Replicas, 0) != want {
-		if err := c.scaleRS(r, r.newRS, want); err != nil {
+		if err := c.scaleRS(r, &r.newRS, want); err != nil {
 			return err
 		}
 		return c.syncRolloutStatus(r)
@@ -170,18 +196,20 @@ func (c *Cluster) oldPodsExist(r *rollout) bool {
 // rolling out a new template.
 func (c *Cluster) syncPaused(r *rollout) error {
 	want := deref(r.d.Spec.Replicas, 1)
-	active := r.newRS
-	if active == nil {
+	var active **appsv1.ReplicaSet
+	if r.newRS != nil {
+		active = &r.newRS
+	} else {
 		for i := len(r.old) - 1; i >= 0; i-- {
 			if deref(r.old[i].Spec.Replicas, 0) > 0 {
-				active = r.old[i]
+				active = &r.old[i]
 				break
 			}
 		}
 	}
 	if active != nil {
 		if total := sumReplicas(r.all()); total != want {
-			n := deref(active.Spec.Replicas, 0) + want - total
+			n := deref((*active).Spec.Replicas, 0) + want - total
 			if err := c.scaleRS(r, active, max(n, 0)); err != nil {
 				return err
 			}
@@ -202,26 +230,25 @@ func (c *Cluster) ensureNewRS(r *rollout, create bool) (bool, error) {
 	rev := strconv.FormatInt(maxOld+1, 10)
 	if r.newRS != nil {
 		rs := r.newRS
-		changed := false
-		if revisionOf(rs) <= maxOld {
-			rs.Annotations[RevisionAnnotation] = rev
-			changed = true
-		} else {
+		staleRev := revisionOf(rs) <= maxOld
+		if !staleRev {
 			rev = rs.Annotations[RevisionAnnotation]
 		}
-		if rs.Spec.MinReadySeconds != d.Spec.MinReadySeconds {
-			rs.Spec.MinReadySeconds = d.Spec.MinReadySeconds
-			changed = true
-		}
-		if c.setReplicaAnnotations(d, rs) {
-			changed = true
-		}
-		if changed {
-			out, err := c.store.update(replicaSetsGVR, rs.Namespace, rs, writeOpts{internal: true, specChanged: true})
+		if staleRev || rs.Spec.MinReadySeconds != d.Spec.MinReadySeconds || replicaAnnotationsStale(d, rs) {
+			n := copyForWrite(rs)
+			if staleRev {
+				if n.Annotations == nil {
+					n.Annotations = map[string]string{}
+				}
+				n.Annotations[RevisionAnnotation] = rev
+			}
+			n.Spec.MinReadySeconds = d.Spec.MinReadySeconds
+			c.setReplicaAnnotations(d, n)
+			out, err := c.store.update(replicaSetsGVR, rs.Namespace, n, writeOpts{internal: true, specChanged: true})
 			if err != nil {
 				return false, fmt.Errorf("updating replica set %s: %w", rs.Name, err)
 			}
-			r.newRS = out.(*appsv1.ReplicaSet).DeepCopy()
+			r.newRS = out.(*appsv1.ReplicaSet)
 		}
 		return false, c.setDeploymentRevision(r, rev)
 	}
@@ -264,15 +291,29 @@ func (c *Cluster) ensureNewRS(r *rollout, create bool) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("creating replica set %s: %w", rs.Name, err)
 	}
-	r.newRS = out.(*appsv1.ReplicaSet).DeepCopy()
-	setCondition(&r.d.Status, appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonNewRSCreated,
+	r.newRS = out.(*appsv1.ReplicaSet)
+	setCondition(&r.editD().Status, appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonNewRSCreated,
 		fmt.Sprintf("Created new replica set %q", rs.Name), c.clock.Now())
 	return true, c.setDeploymentRevision(r, rev)
 }
 
+// replicaAnnotations returns the desired- and max-replicas annotations d
+// asks of its replica sets.
+func replicaAnnotations(d *appsv1.Deployment) (desired, maxR string) {
+	return strconv.Itoa(int(deref(d.Spec.Replicas, 1))), strconv.Itoa(int(deref(d.Spec.Replicas, 1) + maxSurge(d)))
+}
+
+// replicaAnnotationsStale reports whether setReplicaAnnotations would change
+// rs.
+func replicaAnnotationsStale(d *appsv1.Deployment, rs *appsv1.ReplicaSet) bool {
+	desired, maxR := replicaAnnotations(d)
+	return rs.Annotations[desiredReplicasAnnotation] != desired || rs.Annotations[maxReplicasAnnotation] != maxR
+}
+
+// setReplicaAnnotations sets the replica annotations of rs, a private copy,
+// and reports whether they changed.
 func (c *Cluster) setReplicaAnnotations(d *appsv1.Deployment, rs *appsv1.ReplicaSet) bool {
-	desired := strconv.Itoa(int(deref(d.Spec.Replicas, 1)))
-	maxR := strconv.Itoa(int(deref(d.Spec.Replicas, 1) + maxSurge(d)))
+	desired, maxR := replicaAnnotations(d)
 	if rs.Annotations[desiredReplicasAnnotation] == desired && rs.Annotations[maxReplicasAnnotation] == maxR {
 		return false
 	}
@@ -289,24 +330,29 @@ func (c *Cluster) setDeploymentRevision(r *rollout, rev string) error {
 	if r.d.Annotations[RevisionAnnotation] == rev {
 		return nil
 	}
-	if r.d.Annotations == nil {
-		r.d.Annotations = map[string]string{}
+	d := r.editD()
+	if d.Annotations == nil {
+		d.Annotations = map[string]string{}
 	}
-	r.d.Annotations[RevisionAnnotation] = rev
-	if r.newRS != nil && !hasCondition(r.d.Status, appsv1.DeploymentProgressing) {
-		setCondition(&r.d.Status, appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonFoundNewRS,
+	d.Annotations[RevisionAnnotation] = rev
+	if r.newRS != nil && !hasCondition(d.Status, appsv1.DeploymentProgressing) {
+		setCondition(&d.Status, appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonFoundNewRS,
 			fmt.Sprintf("Found new replica set %q", r.newRS.Name), c.clock.Now())
 	}
 	return c.writeDeployment(r)
 }
 
-// writeDeployment stores r.d (metadata and status) and refreshes it.
+// writeDeployment stores r.d (metadata and status, changed through editD)
+// and refreshes it.
 func (c *Cluster) writeDeployment(r *rollout) error {
-	out, err := c.store.update(deploymentsGVR, r.d.Namespace, r.d, writeOpts{internal: true})
+	d := r.editD()
+	out, err := c.store.update(deploymentsGVR, d.Namespace, d, writeOpts{internal: true})
+	// The store owns d now, even if the write failed half-way.
+	r.dOwned = false
 	if err != nil {
-		return fmt.Errorf("updating deployment %s: %w", r.d.Name, err)
+		return fmt.Errorf("updating deployment %s: %w", d.Name, err)
 	}
-	r.d = out.(*appsv1.Deployment).DeepCopy()
+	r.d = out.(*appsv1.Deployment)
 	return nil
 }
 
@@ -318,13 +364,13 @@ func (c *Cluster) reconcileNewRS(r *rollout) (bool, error) {
 		return false, nil
 	}
 	if cur > desired {
-		return true, c.scaleRS(r, r.newRS, desired)
+		return true, c.scaleRS(r, &r.newRS, desired)
 	}
 	n := newRSReplicas(r.d, r.all(), r.newRS)
 	if n == cur {
 		return false, nil
 	}
-	return true, c.scaleRS(r, r.newRS, n)
+	return true, c.scaleRS(r, &r.newRS, n)
 }
 
 // reconcileOldRSs scales old replica sets down: unhealthy pods first, then
@@ -342,7 +388,8 @@ func (c *Cluster) reconcileOldRSs(r *rollout) (bool, error) {
 	}
 	total := int32(0)
 	// Unhealthy old pods first: removing them costs no availability.
-	for _, rs := range r.old {
+	for i := range r.old {
+		rs := r.old[i]
 		if total >= maxScaledDown {
 			break
 		}
@@ -351,7 +398,7 @@ func (c *Cluster) reconcileOldRSs(r *rollout) (bool, error) {
 			continue
 		}
 		down := min(maxScaledDown-total, reps-rs.Status.AvailableReplicas)
-		if err := c.scaleRS(r, rs, reps-down); err != nil {
+		if err := c.scaleRS(r, &r.old[i], reps-down); err != nil {
 			return false, err
 		}
 		total += down
@@ -361,16 +408,16 @@ func (c *Cluster) reconcileOldRSs(r *rollout) (bool, error) {
 	if available > minAvailable {
 		budget := available - minAvailable
 		done := int32(0)
-		for _, rs := range r.old {
+		for i := range r.old {
 			if done >= budget {
 				break
 			}
-			reps := deref(rs.Spec.Replicas, 0)
+			reps := deref(r.old[i].Spec.Replicas, 0)
 			if reps == 0 {
 				continue
 			}
 			down := min(reps, budget-done)
-			if err := c.scaleRS(r, rs, reps-down); err != nil {
+			if err := c.scaleRS(r, &r.old[i], reps-down); err != nil {
 				return false, err
 			}
 			done += down
@@ -380,20 +427,22 @@ func (c *Cluster) reconcileOldRSs(r *rollout) (bool, error) {
 	return total > 0, nil
 }
 
-// scaleRS sets a replica set's replicas; rs (a rollout copy) is updated.
-func (c *Cluster) scaleRS(r *rollout, rs *appsv1.ReplicaSet, n int32) error {
-	if deref(rs.Spec.Replicas, 0) == n && !c.setReplicaAnnotations(r.d, rs) {
+// scaleRS sets the replicas of the replica set in *slot (a rollout field)
+// and replaces it with the stored result.
+func (c *Cluster) scaleRS(r *rollout, slot **appsv1.ReplicaSet, n int32) error {
+	rs := *slot
+	if deref(rs.Spec.Replicas, 0) == n && !replicaAnnotationsStale(r.d, rs) {
 		return nil
 	}
-	// The store owns what it is given, and rs stays the rollout's copy.
-	upd := rs.DeepCopy()
+	// The store owns what it is given; rs stays as stored.
+	upd := copyForWrite(rs)
 	upd.Spec.Replicas = ptr.To(n)
 	c.setReplicaAnnotations(r.d, upd)
 	out, err := c.store.update(replicaSetsGVR, rs.Namespace, upd, writeOpts{internal: true, specChanged: true})
 	if err != nil {
 		return fmt.Errorf("scaling replica set %s: %w", rs.Name, err)
 	}
-	*rs = *out.(*appsv1.ReplicaSet).DeepCopy()
+	*slot = out.(*appsv1.ReplicaSet)
 	return nil
 }
 

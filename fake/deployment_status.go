@@ -6,7 +6,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -72,10 +71,10 @@ func (c *Cluster) syncRolloutStatus(r *rollout) error {
 		due := cur.LastUpdateTime.Add(time.Duration(*deadline) * time.Second)
 		c.queue.addAfter(item{kind: itemDeployment, ns: d.Namespace, name: d.Name}, due.Sub(now)+time.Nanosecond)
 	}
-	if apiequality.Semantic.DeepEqual(d.Status, st) {
+	if equalDeploymentStatus(&d.Status, &st) {
 		return nil
 	}
-	d.Status = st
+	r.editD().Status = st
 	return c.writeDeployment(r)
 }
 

@@ -82,7 +82,7 @@ func (c *Cluster) syncService(ns, name string) {
 		return
 	}
 	have := cur.(*discoveryv1.EndpointSlice)
-	if apiequality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) && apiequality.Semantic.DeepEqual(have.Ports, want.Ports) &&
+	if apiequality.Semantic.DeepEqual(&have.Endpoints, &want.Endpoints) && apiequality.Semantic.DeepEqual(&have.Ports, &want.Ports) &&
 		have.Labels[serviceNameLabel] == svc.Name && have.Labels[managedByLabel] == managedByValue {
 		return
 	}

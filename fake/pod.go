@@ -5,7 +5,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -47,21 +46,28 @@ func (c *Cluster) syncPod(ns, name string) {
 	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return
 	}
-	n := p.DeepCopy()
-	if n.Spec.NodeName == "" {
-		n.Spec.NodeName = c.pickNode()
+	// The new node name and status; the status shares with the stored p
+	// what this sync does not change (nobody changes stored objects in
+	// place), and the conditions, which it changes in place, are copied
+	// (equalSyncedPodStatus relies on this).
+	node := p.Spec.NodeName
+	if node == "" {
+		node = c.pickNode()
 	}
-	if n.Status.PodIP == "" {
+	st := p.Status
+	// Room for the four conditions setPodConditions sets.
+	st.Conditions = append(make([]corev1.PodCondition, 0, max(len(p.Status.Conditions), 4)), p.Status.Conditions...)
+	if st.PodIP == "" {
 		ip := c.nextPodIP()
-		n.Status.PodIP = ip
-		n.Status.PodIPs = []corev1.PodIP{{IP: ip}}
-		n.Status.HostIP = c.nodeIP(n.Spec.NodeName)
-		n.Status.HostIPs = []corev1.HostIP{{IP: n.Status.HostIP}}
-		st := p.CreationTimestamp
-		n.Status.StartTime = &st
-		n.Status.QOSClass = corev1.PodQOSBestEffort
+		st.PodIP = ip
+		st.PodIPs = []corev1.PodIP{{IP: ip}}
+		st.HostIP = c.nodeIP(node)
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+		start := p.CreationTimestamp
+		st.StartTime = &start
+		st.QOSClass = corev1.PodQOSBestEffort
 	}
-	n.Status.Phase = corev1.PodRunning
+	st.Phase = corev1.PodRunning
 	b := c.Behavior(p.Labels[c.cfg.versionLabel])
 	startup := b.Startup
 	if startup <= 0 {
@@ -107,27 +113,35 @@ func (c *Cluster) syncPod(ns, name string) {
 			}
 		}
 	}
-	setPodConditions(n, ready, readyAt, now)
-	n.Status.ContainerStatuses = containerStatuses(n, p, ready, started, crashing, restartCount, created)
+	setPodConditions(&st, created, ready, readyAt, now)
+	st.ContainerStatuses = containerStatuses(p, ready, started, crashing, restartCount, created)
 	if !next.IsZero() {
 		c.queue.addAfter(it, next.Sub(now))
 	}
-	if p.Spec.NodeName == n.Spec.NodeName && apiequality.Semantic.DeepEqual(p.Status, n.Status) {
+	if p.Spec.NodeName == node && equalSyncedPodStatus(&p.Status, &st) {
 		return
 	}
+	// The store owns n, which shares all but its top-level fields and
+	// status with p.
+	n := new(corev1.Pod)
+	*n = *p
+	n.Spec.NodeName = node
+	n.Status = st
 	if _, err := s.update(podsGVR, ns, n, writeOpts{internal: true}); err != nil {
 		c.queue.add(it)
 	}
 }
 
-func setPodConditions(p *corev1.Pod, ready bool, readyAt, now time.Time) {
+// setPodConditions sets the conditions of a pod created at created in ps,
+// whose Conditions slice it changes in place.
+func setPodConditions(ps *corev1.PodStatus, created time.Time, ready bool, readyAt, now time.Time) {
 	status := corev1.ConditionFalse
 	if ready {
 		status = corev1.ConditionTrue
 	}
 	set := func(t corev1.PodConditionType, st corev1.ConditionStatus, at time.Time) {
-		for i := range p.Status.Conditions {
-			cnd := &p.Status.Conditions[i]
+		for i := range ps.Conditions {
+			cnd := &ps.Conditions[i]
 			if cnd.Type == t {
 				if cnd.Status != st {
 					cnd.Status = st
@@ -136,9 +150,8 @@ func setPodConditions(p *corev1.Pod, ready bool, readyAt, now time.Time) {
 				return
 			}
 		}
-		p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: st, LastTransitionTime: metav1.NewTime(at)})
+		ps.Conditions = append(ps.Conditions, corev1.PodCondition{Type: t, Status: st, LastTransitionTime: metav1.NewTime(at)})
 	}
-	created := p.CreationTimestamp.Time
 	set(corev1.PodScheduled, corev1.ConditionTrue, created)
 	set(corev1.PodInitialized, corev1.ConditionTrue, created)
 	at := now
@@ -149,12 +162,14 @@ func setPodConditions(p *corev1.Pod, ready bool, readyAt, now time.Time) {
 	set(corev1.PodReady, status, at)
 }
 
-func containerStatuses(n, old *corev1.Pod, ready, started, crashing bool, restarts int32, created time.Time) []corev1.ContainerStatus {
-	out := make([]corev1.ContainerStatus, 0, len(n.Spec.Containers))
-	for i, ct := range n.Spec.Containers {
+// containerStatuses returns the container statuses of pod old after a sync;
+// the sync changes neither its containers nor its UID.
+func containerStatuses(old *corev1.Pod, ready, started, crashing bool, restarts int32, created time.Time) []corev1.ContainerStatus {
+	out := make([]corev1.ContainerStatus, 0, len(old.Spec.Containers))
+	for i, ct := range old.Spec.Containers {
 		cs := corev1.ContainerStatus{
 			Name: ct.Name, Image: ct.Image, ImageID: "fake://" + ct.Image,
-			ContainerID: fmt.Sprintf("fake://%s/%s", n.UID, ct.Name),
+			ContainerID: fmt.Sprintf("fake://%s/%s", old.UID, ct.Name),
 			Ready:       ready, Started: &started, RestartCount: restarts,
 		}
 		switch {

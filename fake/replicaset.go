@@ -7,7 +7,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -30,13 +29,14 @@ func (c *Cluster) syncReplicaSet(ns, name string) {
 			for i := 0; i < -diff; i++ {
 				c.createPod(rs)
 			}
+			active = c.activePods(rs)
 		case diff > 0:
 			rankForDeletion(active)
 			for _, p := range active[:diff] {
 				_, _ = s.deleteObj(podsGVR, p.Namespace, p.Name, metav1.DeleteOptions{}, writeOpts{internal: true})
 			}
+			active = c.activePods(rs)
 		}
-		active = c.activePods(rs)
 	}
 	c.updateRSStatus(key, active)
 }
@@ -51,7 +51,10 @@ func (c *Cluster) activePods(rs *appsv1.ReplicaSet) []*corev1.Pod {
 }
 
 func (c *Cluster) createPod(rs *appsv1.ReplicaSet) {
-	t := rs.Spec.Template.DeepCopy()
+	// The pod shares its labels, annotations and spec (below the top level,
+	// which defaultPodSpec sets) with the stored replica set's template;
+	// neither is changed in place.
+	t := &rs.Spec.Template
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName:    rs.Name + "-",
@@ -121,12 +124,25 @@ func (c *Cluster) updateRSStatus(key objKey, active []*corev1.Pod) {
 	rs := obj.(*appsv1.ReplicaSet)
 	now := c.clock.Now()
 	minReady := time.Duration(rs.Spec.MinReadySeconds) * time.Second
-	sel, _ := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 	st := appsv1.ReplicaSetStatus{Replicas: int32(len(active)), ObservedGeneration: rs.Generation}
-	tmplLabels := labels.Set(rs.Spec.Template.Labels)
+	// A pod is fully labeled if it has the template's labels or matches the
+	// selector; the selector is parsed only if a pod needs it.
+	tmplSel := labels.ValidatedSetSelector(rs.Spec.Template.Labels)
+	var sel labels.Selector
+	parsed := false
+	fullyLabeled := func(l labels.Set) bool {
+		if tmplSel.Matches(l) {
+			return true
+		}
+		if !parsed {
+			sel, _ = metav1.LabelSelectorAsSelector(rs.Spec.Selector)
+			parsed = true
+		}
+		return sel != nil && sel.Matches(l)
+	}
 	var wake time.Duration
 	for _, p := range active {
-		if tmplLabels.AsSelector().Matches(labels.Set(p.Labels)) || (sel != nil && sel.Matches(labels.Set(p.Labels))) {
+		if fullyLabeled(labels.Set(p.Labels)) {
 			st.FullyLabeledReplicas++
 		}
 		if !podReady(p) {
@@ -143,12 +159,14 @@ func (c *Cluster) updateRSStatus(key objKey, active []*corev1.Pod) {
 	if wake > 0 {
 		c.queue.addAfter(item{kind: itemReplicaSet, ns: key.ns, name: key.name}, wake)
 	}
-	if apiequality.Semantic.DeepEqual(rs.Status, st) {
+	if equalReplicaSetStatus(&rs.Status, &st) {
 		return
 	}
-	n := rs.DeepCopy()
+	// The store owns n; it shares all but its status and top-level fields
+	// with the stored rs, which nobody changes in place.
+	n := *rs
 	n.Status = st
-	if _, err := s.update(replicaSetsGVR, key.ns, n, writeOpts{internal: true}); err != nil {
+	if _, err := s.update(replicaSetsGVR, key.ns, &n, writeOpts{internal: true}); err != nil {
 		c.queue.add(item{kind: itemReplicaSet, ns: key.ns, name: key.name})
 	}
 }

@@ -163,3 +163,51 @@ func newRSReplicas(d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1
 	up := min(maxTotal-total, desired-cur)
 	return cur + up
 }
+
+// The status comparisons below agree with apiequality.Semantic.DeepEqual;
+// they only skip its reflection for conditions that are identical field by
+// field, the usual case, as a controller mostly rewrites a status it has
+// written before.
+
+func equalConditions[C comparable](a, b []C) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] && !apiequality.Semantic.DeepEqual(&a[i], &b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalDeploymentStatus(a, b *appsv1.DeploymentStatus) bool {
+	if !equalConditions(a.Conditions, b.Conditions) {
+		return false
+	}
+	ra, rb := *a, *b
+	ra.Conditions, rb.Conditions = nil, nil
+	return apiequality.Semantic.DeepEqual(&ra, &rb)
+}
+
+func equalReplicaSetStatus(a, b *appsv1.ReplicaSetStatus) bool {
+	if !equalConditions(a.Conditions, b.Conditions) {
+		return false
+	}
+	ra, rb := *a, *b
+	ra.Conditions, rb.Conditions = nil, nil
+	return apiequality.Semantic.DeepEqual(&ra, &rb)
+}
+
+// equalSyncedPodStatus compares a pod's status old with the status st
+// syncPod computed from it. st is old with the fields syncPod sets
+// replaced and all others shared, so only those are compared; and those
+// set with the pod IP (IPs, host IPs, start time, QoS class) are set only
+// when old has no pod IP, which st then has.
+func equalSyncedPodStatus(old, st *corev1.PodStatus) bool {
+	if old.PodIP == "" || old.Phase != st.Phase || !equalConditions(old.Conditions, st.Conditions) {
+		return false
+	}
+	a, b := old.ContainerStatuses, st.ContainerStatuses // so that st stays on its caller's stack
+	return apiequality.Semantic.DeepEqual(&a, &b)
+}

@@ -3,8 +3,11 @@ package fake
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +33,15 @@ func (k objKey) String() string {
 		return k.gvr.Resource + "/" + k.name
 	}
 	return k.gvr.Resource + "/" + k.ns + "/" + k.name
+}
+
+// compare orders keys as their Strings do, without building them when the
+// keys share resource and namespace (the usual case).
+func (k objKey) compare(o objKey) int {
+	if k.gvr.Resource == o.gvr.Resource && k.ns == o.ns {
+		return strings.Compare(k.name, o.name)
+	}
+	return strings.Compare(k.String(), o.String())
 }
 
 // event is one change to the store, as listeners and watchers see it.
@@ -130,14 +142,13 @@ func (s *store) list(gvr schema.GroupVersionResource, ns string) []runtime.Objec
 	return s.listLocked(gvr, ns)
 }
 
-// dependentsLocked returns the keys of objects that name uid as an owner.
 // controlledBy returns the objects of gvr whose controller is owner and
 // that are not being deleted, as stored: callers copy before changing them.
 func controlledBy[T metav1.Object](s *store, owner types.UID, gvr schema.GroupVersionResource) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []T
-	for _, k := range s.dependentsLocked(owner) {
+	for k := range s.owners[owner] {
 		if k.gvr != gvr {
 			continue
 		}
@@ -153,16 +164,22 @@ func controlledBy[T metav1.Object](s *store, owner types.UID, gvr schema.GroupVe
 			out = append(out, t)
 		}
 	}
+	// In the order of their keys, as dependentsLocked lists them.
+	slices.SortFunc(out, func(a, b T) int {
+		return objKey{gvr: gvr, ns: a.GetNamespace(), name: a.GetName()}.compare(objKey{gvr: gvr, ns: b.GetNamespace(), name: b.GetName()})
+	})
 	return out
 }
 
+// dependentsLocked returns the keys of objects that name uid as an owner,
+// sorted.
 func (s *store) dependentsLocked(uid types.UID) []objKey {
 	m := s.owners[uid]
 	out := make([]objKey, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	slices.SortFunc(out, objKey.compare)
 	return out
 }
 
@@ -209,7 +226,7 @@ func (s *store) removeLocked(key objKey, old runtime.Object) runtime.Object {
 	}
 	s.unindexLocked(key, old)
 	s.rv++
-	last := old.DeepCopyObject()
+	last := shallowCopy(old)
 	mustAccessor(last).SetResourceVersion(strconv.FormatInt(s.rv, 10))
 	s.emitLocked(event{typ: watch.Deleted, key: key, old: old, obj: last, rv: s.rv})
 	return last
@@ -271,6 +288,21 @@ func (s *store) currentRV() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rv
+}
+
+// shallowCopy returns a copy of a stored object whose metadata fields may
+// be set (resourceVersion, deletionTimestamp, ownerReferences, ...) without
+// changing obj. A typed object's maps, slices and pointers stay shared with
+// obj: the copy must not be changed below that level. Unstructured objects,
+// whose metadata is a map, are copied deeply.
+func shallowCopy(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if _, ok := obj.(*unstructured.Unstructured); ok || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return obj.DeepCopyObject()
+	}
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	return c.Interface().(runtime.Object)
 }
 
 func mustAccessor(obj runtime.Object) metav1.Object {

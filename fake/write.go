@@ -244,7 +244,7 @@ func (s *store) deleteLocked(gvr schema.GroupVersionResource, ns, name string, o
 		grace = podGrace(old, opts)
 	}
 	if len(om.GetFinalizers()) > 0 || grace > 0 {
-		obj := old.DeepCopyObject()
+		obj := shallowCopy(old)
 		m := mustAccessor(obj)
 		now := s.clock.Now()
 		if grace > 0 {

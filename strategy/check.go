@@ -29,7 +29,7 @@ type CheckInput struct {
 	Service string
 	Clients Clients
 	// Clock is the driver's clock: checks that wait use it.
-	Clock clock.WithTicker
+	Clock clock.WithTickerAndDelayedExecution
 }
 
 // CheckError is a failed Check. It matches ErrAnalysisFailed.

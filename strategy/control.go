@@ -116,14 +116,19 @@ func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) er
 		if !rec.Lease.Live(now) {
 			return nil
 		}
-		t := c.cfg.Clock.NewTimer(rec.Lease.Expires().Sub(now))
+		// The timer and the cache mark this waiter busy before waking it,
+		// as Driver.Wait does.
+		fired := make(chan struct{})
+		t := c.cfg.Clock.AfterFunc(rec.Lease.Expires().Sub(now), func() { busy(); close(fired) })
+		cancelHook := records.OnChange(busy)
 		idle()
 		select {
 		case <-ctx.Done():
 		case <-changed:
-		case <-t.C():
+		case <-fired:
 		}
 		busy()
+		cancelHook()
 		t.Stop()
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -34,7 +34,7 @@ func (f optionFunc) apply(c *Config) { f(c) }
 // Config is the resolved form of the shared options. Strategies build it with
 // NewConfig and pass it to Begin.
 type Config struct {
-	Clock          clock.WithTicker
+	Clock          clock.WithTickerAndDelayedExecution
 	Identity       string
 	LeaseDuration  time.Duration
 	HistoryLimit   int
@@ -93,7 +93,9 @@ func (c Config) Validate() error {
 
 // WithClock sets the clock every wait, timer and timestamp uses. Tests pass a
 // fake clock (fake.Cluster.Clock()).
-func WithClock(c clock.WithTicker) Option { return optionFunc(func(cfg *Config) { cfg.Clock = c }) }
+func WithClock(c clock.WithTickerAndDelayedExecution) Option {
+	return optionFunc(func(cfg *Config) { cfg.Clock = c })
+}
 
 // WithIdentity names this driver in the release lease. Give each process a
 // stable, unique name; the default is the host name with a random suffix.

@@ -50,7 +50,7 @@ func Transient(err error) bool {
 // retrier runs API calls again on transient errors with exponential backoff
 // and jitter on the injected clock, until the context ends.
 type retrier struct {
-	clock   clock.WithTicker
+	clock   clock.WithTickerAndDelayedExecution
 	max     time.Duration
 	onRetry func(err error, wait time.Duration)
 	idle    func() func() // marks the caller idle while it waits; may be nil
@@ -87,22 +87,20 @@ func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) err
 		if r.onRetry != nil {
 			r.onRetry(err, wait)
 		}
-		t := r.clock.NewTimer(wait)
-		var resume func()
+		resume := func() {}
 		if r.idle != nil {
 			resume = r.idle()
 		}
+		// The timer marks the caller busy before waking it, so that an
+		// auto-advancing fake clock cannot move on in between.
+		fired := make(chan struct{})
+		t := r.clock.AfterFunc(wait, func() { resume(); close(fired) })
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			if resume != nil {
-				resume()
-			}
-			return errors.Join(ctx.Err(), err)
-		case <-t.C():
-		}
-		if resume != nil {
 			resume()
+			return errors.Join(ctx.Err(), err)
+		case <-fired:
 		}
 	}
 }
@@ -110,6 +108,6 @@ func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) err
 // Retry calls op until it succeeds, returns a permanent error or ctx ends,
 // waiting on clk with exponential backoff and jitter between transient
 // failures.
-func Retry(ctx context.Context, clk clock.WithTicker, op func(ctx context.Context) error) error {
+func Retry(ctx context.Context, clk clock.WithTickerAndDelayedExecution, op func(ctx context.Context) error) error {
 	return retrier{clock: clk, max: DefaultMaxRetryBackoff}.do(ctx, op)
 }

@@ -113,20 +113,29 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 			d.Emit(ctx, Event{Type: EventWaiting, Message: w.Reason})
 			announced = true
 		}
-		if err := d.block(ctx, changed, next.Sub(now)); err != nil {
+		if err := d.block(ctx, changed, append(w.Sources, d.records), next.Sub(now)); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// block waits until one of changed is closed, d passes or ctx ends.
-func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, timeout time.Duration) error {
-	t := d.cfg.Clock.NewTimer(timeout)
+// block waits until one of changed is closed, timeout passes or ctx ends.
+// With an auto-advancing fake clock, the sources and the timer mark the
+// driver busy before they wake it, so the clock cannot move on while the
+// driver is about to look at what woke it.
+func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, sources []Source, timeout time.Duration) error {
+	fired := make(chan struct{})
+	t := d.cfg.Clock.AfterFunc(timeout, func() { d.busy(); close(fired) })
 	defer t.Stop()
+	for _, s := range sources {
+		if h, ok := s.(changeHook); ok {
+			defer h.OnChange(d.busy)()
+		}
+	}
 	cases := make([]reflect.SelectCase, 0, len(changed)+2)
 	cases = append(cases,
 		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
-		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(t.C())})
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(fired)})
 	for _, c := range changed {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
 	}
@@ -137,6 +146,12 @@ func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, timeout t
 		return ctx.Err()
 	}
 	return nil
+}
+
+// changeHook is implemented by sources that can call a function before they
+// wake their waiters (objcache.Cache).
+type changeHook interface {
+	OnChange(f func()) (cancel func())
 }
 
 // refresh takes the record from the watch cache when it is newer than the

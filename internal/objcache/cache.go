@@ -45,6 +45,8 @@ type Cache[T Object] struct {
 	rv      string
 	changed chan struct{}
 	err     error
+	hooks   map[int]func()
+	nextID  int
 }
 
 // New returns a Cache for lw that waits on clk between failed watch attempts.
@@ -105,7 +107,30 @@ func (c *Cache[T]) Err() error {
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
+// OnChange registers f to be called, in the cache's goroutine, at every
+// change before Changed's channel is closed, until the returned function is
+// called. A waiter uses it to mark itself busy for an auto-advancing fake
+// clock before it is woken, so that the clock cannot move in between.
+func (c *Cache[T]) OnChange(f func()) (cancel func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hooks == nil {
+		c.hooks = map[int]func(){}
+	}
+	id := c.nextID
+	c.nextID++
+	c.hooks[id] = f
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.hooks, id)
+	}
+}
+
 func (c *Cache[T]) notifyLocked() {
+	for _, f := range c.hooks {
+		f()
+	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 }

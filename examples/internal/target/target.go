@@ -21,7 +21,7 @@ import (
 // Target is a cluster and the clock to use with it.
 type Target struct {
 	Clients strategy.Clients
-	Clock   clock.WithTicker
+	Clock   clock.WithTickerAndDelayedExecution
 	// Fake is the fake cluster, nil on a real one.
 	Fake *fake.Cluster
 }

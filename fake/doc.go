@@ -66,6 +66,14 @@
 // and idle or busy transition. With no participant, time stands still.
 // WaitIdle waits for the controllers, not for the clock.
 //
+// The one gap is a participant that has been woken but has not yet run:
+// the clock might move again within the quiet window. Participants close it
+// by having whatever wakes them call busy first: a timer made with
+// AfterFunc whose function calls busy (AfterFunc callbacks count as pending
+// work until they return), or a hook on the watch cache they wait on.
+// switchyard's drivers do both; a participant of your own that waits on a
+// plain channel relies on the quiet window.
+//
 // # Traffic and metrics
 //
 // Traffic answers "which version serves what share of the requests sent to

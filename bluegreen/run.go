@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
@@ -159,6 +160,12 @@ func (rn *run) adoptable(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reading Deployment %s: %w", app, err)
 	}
 	if dep.Labels[strategy.LabelManagedBy] == strategy.ManagedBy {
+		return "", nil
+	}
+	// Only a Deployment that serves the app's traffic is taken over (and
+	// later scaled down): the active Service must select its pods.
+	svc, ok := rn.w.services.Get(app.Namespace, rn.s.spec.ActiveService)
+	if !ok || len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
 		return "", nil
 	}
 	return dep.Name, nil

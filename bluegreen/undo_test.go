@@ -157,3 +157,17 @@ func TestUndoRequestedMidFlightStopsTheReleaseAndShipsTheRevision(t *testing.T) 
 	assert.Equal(t, slotState{"v1", 3, 3}, got.Blue)
 	assert.Zero(t, got.RecordPending)
 }
+
+func TestUnrelatedDeploymentNamedAfterTheAppIsNotAdopted(t *testing.T) {
+	ctx := testCtx(t)
+	other := workload("v0")
+	other.ObjectMeta = metav1.ObjectMeta{Name: app.Name, Namespace: app.Namespace}
+	other.Spec.Selector.MatchLabels = map[string]string{"app": "batch"}
+	other.Spec.Template.Labels = map[string]string{"app": "batch"}
+	c := newCluster(t, other)
+	_, err := newStrategy(c, baseSpec(), "driver-a").Run(ctx, release("v1"))
+	require.NoError(t, err)
+	d, err := c.Clients().Kube.AppsV1().Deployments(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, ptr.Deref(d.Spec.Replicas, 0), "a Deployment the Service does not select is left alone")
+}

@@ -48,6 +48,9 @@ func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Resul
 				return false
 			case strategy.ActionReplace, strategy.ActionUndo:
 				return !a.switched && q.Revision != rn.rel.Revision
+			case strategy.ActionPromote, strategy.ActionPromoteFull:
+				// An early Promote waits in the record for the promotion.
+				return a.promotable
 			}
 			return true
 		}}
@@ -112,6 +115,8 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strat
 				return false
 			case strategy.ActionReplace:
 				return !a.switched && q.Revision != rn.rel.Revision
+			case strategy.ActionPromote, strategy.ActionPromoteFull:
+				return a.promotable
 			}
 			return true
 		})

@@ -169,3 +169,18 @@ func TestFailedPostPromotionCheckSwitchesBack(t *testing.T) {
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3}, Green: slotState{"v2", 0, 0}, Active: "blue", Preview: "green",
 		Phase: strategy.PhaseAborted, Revision: "v2", Stable: "v1"}, observe(t, c))
 }
+
+func TestPromoteSentEarlyIsKeptForThePromotion(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t)
+	spec := baseSpec()
+	spec.ManualPromotion = true
+	waiting, started := signal(strategy.EventWaiting)
+	s := newStrategy(c, spec, "driver-a", waiting)
+	done := make(chan error, 1)
+	go func() { _, err := s.Run(ctx, release("v1")); done <- err }()
+	<-started // waiting for the preview pods: too early to promote
+	require.NoError(t, strategy.NewControl(c.Clients().Kube).Promote(ctx, app))
+	require.NoError(t, <-done, "the Promote sent while pods were starting promoted the release")
+	assert.Equal(t, "blue", observe(t, c).Active)
+}

@@ -131,6 +131,9 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strat
 				r.Paused, r.Phase = true, strategy.PhasePaused
 			case strategy.ActionResume:
 				r.Paused, r.Phase = false, strategy.PhaseProgressing
+				if a.promotable && rn.s.spec.ManualPromotion {
+					r.Phase = strategy.PhasePaused // still waiting for Promote
+				}
 			}
 		}
 		return nil

@@ -134,7 +134,7 @@ func (s *IstioVirtualService) SetMirror(ctx context.Context, name string, percen
 					r["mirror"] = runtime.DeepCopyJSONValue(d["destination"])
 				}
 			}
-			r["mirrorPercentage"] = map[string]any{"value": float64(percent)}
+			r["mirrorPercentage"] = map[string]any{"value": int64(percent)} // a whole number reads back as int64, so a repeat is no write
 		}
 		return setHTTPRoutes(u, routes)
 	})

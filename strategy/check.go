@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"k8s.io/utils/clock"
@@ -32,7 +33,8 @@ type CheckInput struct {
 	Clock clock.WithTickerAndDelayedExecution
 }
 
-// CheckError is a failed Check. It matches ErrAnalysisFailed.
+// CheckError is a failed Check. It matches ErrAnalysisFailed, unless the
+// check could not decide and its error wraps ErrInconclusive.
 type CheckError struct {
 	Check string
 	Err   error
@@ -43,8 +45,10 @@ func (e *CheckError) Error() string { return fmt.Sprintf("check %s failed: %v", 
 // Unwrap returns the check's error.
 func (e *CheckError) Unwrap() error { return e.Err }
 
-// Is reports whether target is ErrAnalysisFailed.
-func (e *CheckError) Is(target error) bool { return target == ErrAnalysisFailed }
+// Is reports whether target is ErrAnalysisFailed and the check did decide.
+func (e *CheckError) Is(target error) bool {
+	return target == ErrAnalysisFailed && !errors.Is(e.Err, ErrInconclusive)
+}
 
 // RunChecks runs checks in order and returns the first failure as a
 // *CheckError, reporting each outcome to the driver's observer. The driver

@@ -27,6 +27,10 @@ var (
 	ErrProgressDeadline = errors.New("progress deadline exceeded")
 	// ErrAnalysisFailed means a check or analysis judged the new version bad.
 	ErrAnalysisFailed = errors.New("analysis failed")
+	// ErrInconclusive means a check or analysis could not decide whether
+	// the new version is good. A strategy never treats it as a pass: it
+	// pauses the release for a decision (Promote goes on, Abort stops).
+	ErrInconclusive = errors.New("analysis inconclusive")
 	// ErrNoRecord means the app has no release record yet.
 	ErrNoRecord = errors.New("no release record")
 	// ErrCorruptRecord means the release record cannot be read. It is left

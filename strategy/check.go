@@ -31,6 +31,10 @@ type CheckInput struct {
 	Clients Clients
 	// Clock is the driver's clock: checks that wait use it.
 	Clock clock.WithTickerAndDelayedExecution
+	// Emit reports an event, such as an EventMeasurement, to the release's
+	// observer; it is safe to call from any goroutine. Measurements are
+	// kept in the release record. Nil when the check runs outside a driver.
+	Emit func(Event)
 }
 
 // CheckError is a failed Check. It matches ErrAnalysisFailed, unless the
@@ -56,6 +60,9 @@ func (e *CheckError) Is(target error) bool {
 // (in.Clock) lets an auto-advancing fake clock move.
 func (d *Driver) RunChecks(ctx context.Context, checks []Check, in CheckInput) error {
 	in.Clock = d.cfg.Clock
+	if in.Emit == nil && d.rec != nil {
+		in.Emit = d.Emitter(d.rec.Step, d.rec.StepName)
+	}
 	for _, c := range checks {
 		resume := d.pause()
 		err := c.Func(ctx, in)

@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -47,6 +48,11 @@ type Driver struct {
 	busy     func()
 	done     func()
 	closed   bool
+
+	// emitMu serialises calls of the observer; measured holds measurements
+	// emitted since the last save, for the record.
+	emitMu   sync.Mutex
+	measured []Measurement
 }
 
 // participant is implemented by clocks that move themselves when every
@@ -178,12 +184,21 @@ func (d *Driver) onRetry(err error, wait time.Duration) {
 func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
 	now := d.Now()
 	old := d.rec.Phase
+	d.emitMu.Lock()
+	measured := d.measured
+	d.emitMu.Unlock()
 	rec, rv, err := d.store.updateFrom(ctx, d.app, d.rec, d.rv, false, func(r *Record) error {
 		if r.Lease.Holder != d.cfg.Identity {
 			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, ErrLeaseLost)
 		}
 		r.Lease.Renewed = now
 		r.Updated = now
+		if len(measured) > 0 {
+			r.Measurements = append(r.Measurements, measured...)
+			if n := len(r.Measurements) - MeasurementLimit; n > 0 {
+				r.Measurements = append([]Measurement(nil), r.Measurements[n:]...)
+			}
+		}
 		if mutate != nil {
 			return mutate(r)
 		}
@@ -193,6 +208,11 @@ func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
 		return err
 	}
 	d.rec, d.rv = rec, rv
+	if len(measured) > 0 {
+		d.emitMu.Lock()
+		d.measured = d.measured[len(measured):]
+		d.emitMu.Unlock()
+	}
 	if rec.Phase != old && rec.Phase != "" {
 		d.Emit(ctx, Event{Type: EventPhaseChanged, Message: fmt.Sprintf("%s -> %s", orNone(old), rec.Phase)})
 	}
@@ -204,6 +224,50 @@ func orNone(p Phase) Phase {
 		return "None"
 	}
 	return p
+}
+
+// observe hands e to the observer, one event at a time, and keeps
+// measurements for the record.
+func (d *Driver) observe(e Event) {
+	d.emitMu.Lock()
+	defer d.emitMu.Unlock()
+	if e.Type == EventMeasurement && e.Measurement != nil {
+		d.measured = append(d.measured, *e.Measurement)
+		if n := len(d.measured) - MeasurementLimit; n > 0 {
+			d.measured = d.measured[n:]
+		}
+	}
+	if d.cfg.Observer != nil {
+		d.cfg.Observer(e)
+	}
+}
+
+// Emitter returns a function that reports events from other goroutines,
+// such as a background analysis, as Emit would: with the driver's
+// strategy, app and revision, and the step given here. Measurements it
+// reports are kept in the record at the next Save.
+func (d *Driver) Emitter(step int, stepName string) func(Event) {
+	name, app, rev, logger, phase := d.name, d.app, d.revision, d.cfg.Logger, Phase("")
+	if d.rec != nil {
+		phase = d.rec.Phase
+	}
+	return func(e Event) {
+		if e.Time.IsZero() {
+			e.Time = d.Now()
+		}
+		e.Strategy, e.App = name, app
+		if e.Revision == "" {
+			e.Revision = rev
+		}
+		if e.Phase == "" {
+			e.Phase = phase
+		}
+		if e.StepName == "" && e.Step == 0 {
+			e.Step, e.StepName = step, stepName
+		}
+		d.observe(e)
+		logger.Info(e.Message, "event", string(e.Type), "app", app.String(), "revision", e.Revision, "step", e.StepName)
+	}
 }
 
 // Emit fills in the driver's fields of e and reports it to the observer and
@@ -225,9 +289,7 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 			e.Step, e.StepName = d.rec.Step, d.rec.StepName
 		}
 	}
-	if d.cfg.Observer != nil {
-		d.cfg.Observer(e)
-	}
+	d.observe(e)
 	d.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", d.app.String(), "revision", e.Revision,
 		"phase", string(e.Phase), "step", e.StepName)
 	// corev1 Events, which cost a request each, are kept for what a person

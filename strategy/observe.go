@@ -31,7 +31,30 @@ const (
 	EventCheck          EventType = "Check"
 	EventTraffic        EventType = "Traffic"
 	EventRunFinished    EventType = "RunFinished"
+	// EventMeasurement carries one measurement of an analysis in
+	// Event.Measurement; the driver keeps the latest in the record.
+	EventMeasurement EventType = "Measurement"
 )
+
+// Measurement is one measurement of an analysis metric, as events carry it
+// and the release record keeps it (the most recent MeasurementLimit).
+type Measurement struct {
+	// Analysis names the check or background analysis that took it.
+	Analysis string `json:"analysis,omitempty"`
+	Metric   string `json:"metric"`
+	// Phase is the measurement's verdict: Successful, Failed, Error or
+	// Inconclusive.
+	Phase string `json:"phase"`
+	// Value is the measured value as text, "" when there was none.
+	Value string    `json:"value,omitempty"`
+	Time  time.Time `json:"time"`
+	// Message says why, in one line: the condition that failed with the
+	// observed value, or the provider's error.
+	Message string `json:"message,omitempty"`
+}
+
+// MeasurementLimit is how many measurements a release record keeps.
+const MeasurementLimit = 50
 
 // Event is one thing that happened during a Run, as the observer sees it.
 type Event struct {
@@ -46,6 +69,8 @@ type Event struct {
 	Message  string
 	// Err is set on failures and retries.
 	Err error
+	// Measurement is set on EventMeasurement.
+	Measurement *Measurement
 }
 
 func (e Event) String() string {
@@ -65,7 +90,8 @@ func (e Event) String() string {
 	return s
 }
 
-// Observer receives events synchronously; it must return quickly.
+// Observer receives events synchronously; it must return quickly. A
+// driver never calls it from two goroutines at once.
 type Observer func(Event)
 
 // eventRecorder writes corev1 Events about the release record, counting

@@ -73,6 +73,9 @@ type Record struct {
 	Lease Lease `json:"lease"`
 	// History holds the most recent revisions, newest last.
 	History []Revision `json:"history,omitempty"`
+	// Measurements are the latest analysis measurements of the release,
+	// oldest first, at most MeasurementLimit.
+	Measurements []Measurement `json:"measurements,omitempty"`
 	// State is the strategy's own state, opaque to the shared code.
 	State json.RawMessage `json:"state,omitempty"`
 }

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -42,7 +39,7 @@ func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Resul
 	d := rn.d
 	for {
 		rec := d.Record()
-		w := strategy.WaitFor{Sources: rn.w.sources(), Reason: a.reason, Requests: func(q strategy.Request) bool {
+		w := strategy.WaitFor{Sources: rn.sl.Sources(), Reason: a.reason, Requests: func(q strategy.Request) bool {
 			switch q.Action {
 			case strategy.ActionRetry:
 				return false
@@ -180,7 +177,7 @@ func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32
 	_, res, err := rn.await(ctx, awaitSpec{
 		reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot),
 		cond: func() (bool, time.Time) {
-			on, off := rn.endpoints(service, slot)
+			on, off := rn.sl.Endpoints(service, slot)
 			return on >= n && off == 0, time.Time{}
 		},
 		deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
@@ -244,7 +241,7 @@ func (rn *run) abort(ctx context.Context, reason strategy.Reason, msg string) (*
 		r.StepName = "abort-scale-down"
 		r.Phase, r.Reason, r.Message = strategy.PhaseAborted, reason, msg
 		if back != "" {
-			r.Stable, _ = rn.slotRevision(back)
+			r.Stable, _ = rn.sl.Revision(back)
 		}
 	})
 	if err != nil {
@@ -263,26 +260,9 @@ func (rn *run) finishAbort(ctx context.Context) (*strategy.Result, error) {
 		return nil, err
 	}
 	if st.Switched.IsZero() { // the candidate serves nothing
-		if err := rn.scale(ctx, SlotName(rn.rel.App.Name, st.Candidate), 0); err != nil {
+		if err := rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Candidate), 0); err != nil {
 			return nil, err
 		}
 	}
 	return rn.d.Finish(ctx, strategy.PhaseAborted, rec.Reason, rec.Message, strategy.Revision{})
-}
-
-// historyWorkload is the workload as kept in the release history.
-func historyWorkload(w *appsv1.Deployment) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Labels: w.Labels, Annotations: w.Annotations},
-		Spec:       *w.Spec.DeepCopy(),
-	}
-}
-
-// objectRefs names the release's companion objects.
-func objectRefs(r strategy.Release) []string {
-	var out []string
-	for _, o := range r.Objects {
-		out = append(out, o.GetKind()+"/"+o.GetName())
-	}
-	return out
 }

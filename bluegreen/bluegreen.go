@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -211,7 +210,7 @@ type run struct {
 	s   *Strategy
 	d   *strategy.Driver
 	rel strategy.Release
-	w   *watches
+	sl  *slots.Slots
 }
 
 // required is how many ready pods the new slot needs before it takes
@@ -232,51 +231,9 @@ func (rn *run) activeKey() types.NamespacedName {
 // ensureService creates name when missing, selecting the workload's pods in
 // slot, with the spec's ports or those of the active Service.
 func (rn *run) ensureService(ctx context.Context, name, slot string) error {
-	ns := rn.rel.App.Namespace
-	if _, ok := rn.w.services.Get(ns, name); ok {
-		return nil
-	}
-	ports := rn.s.spec.ServicePorts
-	if active, ok := rn.w.services.Get(ns, rn.s.spec.ActiveService); ok && len(ports) == 0 {
-		for _, p := range active.Spec.Ports {
-			ports = append(ports, corev1.ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort, Protocol: p.Protocol})
-		}
-	}
-	svc := &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{strategy.LabelApp: rn.rel.App.Name, strategy.LabelManagedBy: strategy.ManagedBy}},
-		Spec: corev1.ServiceSpec{
-			Selector: labels.Merge(serviceLabels(rn.rel.Workload), map[string]string{strategy.LabelSlot: slot}),
-			Ports:    ports,
-		},
-	}
-	return rn.apply(ctx, "services", svc, ns, name)
+	sel := labels.Merge(slots.ServiceLabels(rn.rel.Workload), map[string]string{strategy.LabelSlot: slot})
+	return rn.sl.EnsureService(ctx, name, sel, rn.s.spec.ServicePorts, rn.s.spec.ActiveService)
 }
 
 // activeSlot is the slot the active Service selects, "" when none.
-func (rn *run) activeSlot() string {
-	svc, ok := rn.w.services.Get(rn.rel.App.Namespace, rn.s.spec.ActiveService)
-	if !ok {
-		return ""
-	}
-	return traffic.Slot(svc)
-}
-
-// slotRevision is the revision slot's Deployment runs and its replicas.
-func (rn *run) slotRevision(slot string) (string, int32) {
-	dep, ok := rn.w.deploys.Get(rn.rel.App.Namespace, SlotName(rn.rel.App.Name, slot))
-	if !ok {
-		return "", 0
-	}
-	return dep.Spec.Template.Labels[strategy.LabelRevision], ptr.Deref(dep.Spec.Replicas, 1)
-}
-
-// serviceLabels are the labels a Service selects the workload's pods by:
-// the selector's matchLabels, or the pod template's labels when the selector
-// has only expressions.
-func serviceLabels(w *appsv1.Deployment) map[string]string {
-	if w.Spec.Selector != nil && len(w.Spec.Selector.MatchLabels) > 0 {
-		return w.Spec.Selector.MatchLabels
-	}
-	return w.Spec.Template.Labels
-}
+func (rn *run) activeSlot() string { return rn.sl.Selects(rn.s.spec.ActiveService) }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -117,13 +118,13 @@ func (rn *run) start(ctx context.Context) error {
 	stable := ""
 	if active != "" {
 		st.Candidate, st.Previous = other(active), active
-		stable, _ = rn.slotRevision(active)
+		stable, _ = rn.sl.Revision(active)
 	} else if adopted, err := rn.adoptable(ctx); err != nil {
 		return err
 	} else {
 		st.Adopted = adopted
 	}
-	if idleRev, replicas := rn.slotRevision(st.Candidate); active != "" && idleRev == rev && replicas >= rn.required() {
+	if idleRev, replicas := rn.sl.Revision(st.Candidate); active != "" && idleRev == rev && replicas >= rn.required() {
 		if n, _ := rn.available(st.Candidate, rev); n >= rn.required() {
 			st.Instant = true
 		}
@@ -142,7 +143,7 @@ func (rn *run) start(ctx context.Context) error {
 		r.Step, r.StepName, r.Paused, r.PauseUntil = stepDeploy, stepNames[stepDeploy], false, time.Time{}
 		r.Started, r.Progressed, r.State = now, now, raw
 		r.Remember(strategy.Revision{Revision: rev, Phase: strategy.PhaseProgressing, Started: now,
-			Workload: historyWorkload(rn.rel.Workload), Objects: objectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
+			Workload: slots.HistoryWorkload(rn.rel.Workload), Objects: slots.ObjectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
 		return nil
 	})
 }
@@ -164,7 +165,7 @@ func (rn *run) adoptable(ctx context.Context) (string, error) {
 	}
 	// Only a Deployment that serves the app's traffic is taken over (and
 	// later scaled down): the active Service must select its pods.
-	svc, ok := rn.w.services.Get(app.Namespace, rn.s.spec.ActiveService)
+	svc, ok := rn.sl.Services.Get(app.Namespace, rn.s.spec.ActiveService)
 	if !ok || len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
 		return "", nil
 	}
@@ -187,7 +188,7 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 		if err := rn.prepareServices(ctx, st.Candidate); err != nil {
 			return end(nil, err)
 		}
-		if err := rn.deploySlot(ctx, st.Candidate, rn.previewReplicas()); err != nil {
+		if err := rn.sl.Deploy(ctx, st.Candidate, rn.rel, rn.previewReplicas()); err != nil {
 			return end(nil, err)
 		}
 		return next(nil)
@@ -202,7 +203,7 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 				return end(res, err)
 			}
 		}
-		if err := rn.labelPods(ctx, st.Candidate, spec.PreviewMetadata); err != nil {
+		if err := rn.sl.LabelPods(ctx, st.Candidate, spec.PreviewMetadata.Labels, spec.PreviewMetadata.Annotations); err != nil {
 			return end(nil, err)
 		}
 		if spec.AutoPromotionAfter == 0 || rn.previewReplicas() < rn.required() {
@@ -243,7 +244,7 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 			return skip() // the preview was already the full size
 		}
 		{
-			if err := rn.deploySlot(ctx, st.Candidate, rn.required()); err != nil {
+			if err := rn.sl.Deploy(ctx, st.Candidate, rn.rel, rn.required()); err != nil {
 				return end(nil, err)
 			}
 		}
@@ -274,7 +275,7 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 		if res, err := rn.awaitEndpoints(ctx, spec.ActiveService, st.Candidate, rn.required()); res != nil || err != nil {
 			return end(res, err)
 		}
-		if err := rn.labelPods(ctx, st.Candidate, spec.ActiveMetadata); err != nil {
+		if err := rn.sl.LabelPods(ctx, st.Candidate, spec.ActiveMetadata.Labels, spec.ActiveMetadata.Annotations); err != nil {
 			return end(nil, err)
 		}
 		return next(nil)
@@ -303,7 +304,7 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 			if old == "" {
 				old = SlotName(rn.rel.App.Name, st.Previous)
 			}
-			if err := rn.scale(ctx, old, 0); err != nil {
+			if err := rn.sl.Scale(ctx, old, 0); err != nil {
 				return end(nil, err)
 			}
 		}
@@ -327,8 +328,8 @@ func (rn *run) prepareServices(ctx context.Context, candidate string) error {
 	if err := rn.ensureService(ctx, active, other(candidate)); err != nil {
 		return err
 	}
-	if svc, ok := rn.w.services.Get(rn.rel.App.Namespace, active); ok && traffic.Slot(svc) == "" {
-		if on, off := rn.endpoints(active, candidate); on+off == 0 {
+	if svc, ok := rn.sl.Services.Get(rn.rel.App.Namespace, active); ok && traffic.Slot(svc) == "" {
+		if on, off := rn.sl.Endpoints(active, candidate); on+off == 0 {
 			if err := rn.point(ctx, active, other(candidate)); err != nil {
 				return err
 			}
@@ -341,7 +342,7 @@ func (rn *run) prepareServices(ctx context.Context, candidate string) error {
 	if err := rn.ensureService(ctx, p, candidate); err != nil {
 		return err
 	}
-	if svc, ok := rn.w.services.Get(rn.rel.App.Namespace, p); ok && traffic.Slot(svc) == candidate {
+	if svc, ok := rn.sl.Services.Get(rn.rel.App.Namespace, p); ok && traffic.Slot(svc) == candidate {
 		return nil
 	}
 	return rn.point(ctx, p, candidate)
@@ -349,10 +350,5 @@ func (rn *run) prepareServices(ctx context.Context, candidate string) error {
 
 // point makes Service name select slot, in one write.
 func (rn *run) point(ctx context.Context, name, slot string) error {
-	sel := traffic.ServiceSelector{Kube: rn.s.clients.Kube, Service: rn.activeKey()}
-	sel.Service.Name = name
-	return rn.d.Retry(ctx, func(ctx context.Context) error {
-		_, err := sel.Point(ctx, slot)
-		return err
-	})
+	return rn.sl.Point(ctx, name, slot)
 }

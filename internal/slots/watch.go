@@ -1,0 +1,204 @@
+package slots
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/traffic"
+)
+
+// Slots reads and writes the two slots of one app for a driver.
+type Slots struct {
+	Kube   kubernetes.Interface
+	Driver *strategy.Driver
+	App    types.NamespacedName
+	// FieldManager applies the slots' objects.
+	FieldManager string
+	// AntiAffinity asks the scheduler to keep the two slots' pods apart.
+	AntiAffinity bool
+	// Rollout is how a slot replaces its pods when its template changes;
+	// nil replaces them all at once, for slots that take no traffic then.
+	Rollout *appsv1.RollingUpdateDeployment
+
+	// The caches Watch starts: the app's Deployments and pods, the
+	// namespace's Services, and the watched Services' EndpointSlices.
+	Deploys  *objcache.Cache[*appsv1.Deployment]
+	Pods     *objcache.Cache[*corev1.Pod]
+	Services *objcache.Cache[*corev1.Service]
+	Slices   *objcache.Cache[*discoveryv1.EndpointSlice]
+}
+
+// Sources are the caches, for strategy.WaitFor.
+func (s *Slots) Sources() []strategy.Source {
+	return []strategy.Source{s.Deploys, s.Pods, s.Services, s.Slices}
+}
+
+// Watch starts the caches; services are the Services whose EndpointSlices
+// are watched.
+func (s *Slots) Watch(ctx context.Context, clk clock.WithTickerAndDelayedExecution, services ...string) error {
+	ns, app, kube := s.App.Namespace, s.App.Name, s.Kube
+	byApp := objcache.ByLabel(strategy.LabelApp + "=" + app)
+	deps, pods, svcs := kube.AppsV1().Deployments(ns), kube.CoreV1().Pods(ns), kube.CoreV1().Services(ns)
+	eps := kube.DiscoveryV1().EndpointSlices(ns)
+	s.Deploys = objcache.New[*appsv1.Deployment](objcache.For(deps.List, deps.Watch, byApp), clk)
+	s.Pods = objcache.New[*corev1.Pod](objcache.For(pods.List, pods.Watch, byApp), clk)
+	s.Services = objcache.New[*corev1.Service](objcache.For(svcs.List, svcs.Watch), clk)
+	s.Slices = objcache.New[*discoveryv1.EndpointSlice](objcache.For(eps.List, eps.Watch,
+		objcache.ByLabel(fmt.Sprintf("%s in (%s)", discoveryv1.LabelServiceName, strings.Join(services, ",")))), clk)
+	for _, start := range []func(context.Context) error{s.Deploys.Start, s.Pods.Start, s.Services.Start, s.Slices.Start} {
+		if err := s.Driver.Retry(ctx, start); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PodsOf returns slot's pods that are not terminating.
+func (s *Slots) PodsOf(slot string) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, p := range s.Pods.List() {
+		if p.Labels[strategy.LabelSlot] == slot && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Available counts slot's pods of revision that have been Ready for
+// minReady, judged from the pods themselves rather than
+// the Deployment's status, which lags by a controller round trip. next is
+// when the next Ready pod becomes available, zero when none is pending.
+func (s *Slots) Available(slot, revision string, minReady time.Duration) (n int32, next time.Time) {
+	now := s.Driver.Now()
+	for _, p := range s.PodsOf(slot) {
+		if p.Labels[strategy.LabelRevision] != revision {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type != corev1.PodReady || c.Status != corev1.ConditionTrue {
+				continue
+			}
+			at := c.LastTransitionTime.Add(minReady)
+			if !now.Before(at) {
+				n++
+			} else if next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+	}
+	return n, next
+}
+
+// Endpoints counts the ready endpoints of Service service whose pods are in
+// slot, and those elsewhere.
+func (s *Slots) Endpoints(service, slot string) (onSlot, elsewhere int32) {
+	ns := s.App.Namespace
+	for _, es := range s.Slices.List() {
+		if es.Labels[discoveryv1.LabelServiceName] != service {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			if !ptr.Deref(ep.Conditions.Ready, false) {
+				continue
+			}
+			if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
+				if p, ok := s.Pods.Get(ns, ref.Name); ok && p.Labels[strategy.LabelSlot] == slot {
+					onSlot++
+					continue
+				}
+			}
+			elsewhere++
+		}
+	}
+	return onSlot, elsewhere
+}
+
+// Revision is the revision slot's Deployment runs and its replicas; "" and
+// 0 when the slot has no Deployment.
+func (s *Slots) Revision(slot string) (string, int32) {
+	dep, ok := s.Deploys.Get(s.App.Namespace, Name(s.App.Name, slot))
+	if !ok {
+		return "", 0
+	}
+	return dep.Spec.Template.Labels[strategy.LabelRevision], ptr.Deref(dep.Spec.Replicas, 1)
+}
+
+// Selects returns the slot Service name selects, "" when it selects none
+// in particular or does not exist.
+func (s *Slots) Selects(name string) string {
+	svc, ok := s.Services.Get(s.App.Namespace, name)
+	if !ok {
+		return ""
+	}
+	return traffic.Slot(svc)
+}
+
+// Point makes Service name select slot, in one write.
+func (s *Slots) Point(ctx context.Context, name, slot string) error {
+	sel := traffic.ServiceSelector{Kube: s.Kube, Service: types.NamespacedName{Namespace: s.App.Namespace, Name: name}}
+	return s.Driver.Retry(ctx, func(ctx context.Context) error {
+		_, err := sel.Point(ctx, slot)
+		return err
+	})
+}
+
+// EnsureService creates Service name when it is missing, selecting the
+// pods with selector, with ports, or when ports is empty those of Service
+// portsFrom.
+func (s *Slots) EnsureService(ctx context.Context, name string, selector map[string]string, ports []corev1.ServicePort, portsFrom string) error {
+	ns := s.App.Namespace
+	if _, ok := s.Services.Get(ns, name); ok {
+		return nil
+	}
+	if from, ok := s.Services.Get(ns, portsFrom); ok && len(ports) == 0 {
+		for _, p := range from.Spec.Ports {
+			ports = append(ports, corev1.ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort, Protocol: p.Protocol})
+		}
+	}
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{strategy.LabelApp: s.App.Name, strategy.LabelManagedBy: strategy.ManagedBy}},
+		Spec:       corev1.ServiceSpec{Selector: selector, Ports: ports},
+	}
+	return s.Apply(ctx, "services", svc, name)
+}
+
+// ServiceLabels are the labels a Service selects the workload's pods by:
+// the selector's matchLabels, or the pod template's labels when the
+// selector has only expressions.
+func ServiceLabels(w *appsv1.Deployment) map[string]string {
+	if w.Spec.Selector != nil && len(w.Spec.Selector.MatchLabels) > 0 {
+		return w.Spec.Selector.MatchLabels
+	}
+	return w.Spec.Template.Labels
+}
+
+// HistoryWorkload is the workload as a release history keeps it.
+func HistoryWorkload(w *appsv1.Deployment) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Labels: w.Labels, Annotations: w.Annotations},
+		Spec:       *w.Spec.DeepCopy(),
+	}
+}
+
+// ObjectRefs names the release's companion objects.
+func ObjectRefs(r strategy.Release) []string {
+	var out []string
+	for _, o := range r.Objects {
+		out = append(out, o.GetKind()+"/"+o.GetName())
+	}
+	return out
+}

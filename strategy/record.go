@@ -258,6 +258,8 @@ type Status struct {
 	Lease      Lease
 	Pending    []Request
 	History    []Revision
+	// Measurements are the release's latest analysis measurements.
+	Measurements []Measurement
 }
 
 func (r *Record) status(app types.NamespacedName) *Status {
@@ -266,6 +268,7 @@ func (r *Record) status(app types.NamespacedName) *Status {
 		Phase: r.Phase, Reason: r.Reason, Message: r.Message, Step: r.Step, StepName: r.StepName,
 		Paused: r.Paused, PauseUntil: r.PauseUntil, Started: r.Started, Updated: r.Updated,
 		Lease: r.Lease, Pending: append([]Request(nil), r.Requests...),
-		History: append([]Revision(nil), r.History...),
+		History:      append([]Revision(nil), r.History...),
+		Measurements: append([]Measurement(nil), r.Measurements...),
 	}
 }

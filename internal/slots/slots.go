@@ -230,6 +230,7 @@ func (s *Slots) Deploy(ctx context.Context, slot string, rel strategy.Release, r
 	if err := s.Apply(ctx, "deployments", dep, dep.Name); err != nil {
 		return err
 	}
+	s.wrote(dep.Name, replicas)
 	return s.collectCompanions(ctx, slot, rev)
 }
 
@@ -267,13 +268,17 @@ func (s *Slots) collectCompanions(ctx context.Context, slot, keep string) error 
 // Deployment is left alone.
 func (s *Slots) Scale(ctx context.Context, name string, replicas int32) error {
 	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
-	return s.Driver.Retry(ctx, func(ctx context.Context) error {
+	err := s.Driver.Retry(ctx, func(ctx context.Context) error {
 		_, err := s.Kube.AppsV1().Deployments(s.App.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return err
 	})
+	if err == nil {
+		s.wrote(name, replicas)
+	}
+	return err
 }
 
 // LabelPods writes role labels and annotations onto slot's pods in place.

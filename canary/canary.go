@@ -1,0 +1,198 @@
+package canary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/switchyard-dev/switchyard/internal/slots"
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/traffic"
+)
+
+// Strategy runs canary releases. Build it with New.
+type Strategy struct {
+	clients strategy.Clients
+	spec    Spec
+	cfg     strategy.Config
+	control *strategy.Control
+}
+
+var _ strategy.Strategy = (*Strategy)(nil)
+
+// New returns a canary strategy that works through clients.
+func New(clients strategy.Clients, spec Spec, opts ...strategy.Option) *Strategy {
+	s := &Strategy{clients: clients, spec: spec, cfg: strategy.NewConfig(opts...)}
+	if clients.Kube != nil {
+		s.control = strategy.NewControl(clients.Kube, opts...)
+	}
+	return s
+}
+
+// Name returns "canary".
+func (s *Strategy) Name() string { return "canary" }
+
+// SlotName is the name of app's Deployment for slot (Blue or Green).
+func SlotName(app, slot string) string { return slots.Name(app, slot) }
+
+// The two slots.
+const (
+	Blue  = slots.Blue
+	Green = slots.Green
+)
+
+// validate checks everything it can before a write: the spec, the release,
+// the Services and the router's objects.
+func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
+	var v strategy.Validator
+	r.Validate(&v)
+	s.spec.validate(&v)
+	v.Merge("options", s.cfg.Validate())
+	if s.clients.Kube == nil {
+		v.Add("clients.kube", nil, "must be set")
+		return v.Err()
+	}
+	if r.Workload == nil {
+		v.Add("release.workload", nil, "is required")
+		return v.Err()
+	}
+	if r.Workload.Spec.Selector == nil {
+		v.Add("release.workload.spec.selector", nil, "is required")
+	}
+	if v.Err() != nil {
+		return v.Err()
+	}
+	pods := r.Workload.Spec.Template.Labels
+	ns := r.App.Namespace
+	svc, err := s.clients.Kube.CoreV1().Services(ns).Get(ctx, s.spec.StableService, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if s.spec.Router != nil || len(s.spec.ServicePorts) == 0 {
+			v.Add("spec.stableService", s.spec.StableService, "no such Service in %s (without a router, set spec.servicePorts to create it)", ns)
+		}
+	case err != nil:
+		return fmt.Errorf("reading Service %s: %w", s.spec.StableService, err)
+	default:
+		if err := traffic.Steerable(svc, pods); err != nil {
+			v.Add("spec.stableService", svc.Name, "cannot carry the app's traffic: %v", err)
+		} else if slot := traffic.Slot(svc); s.spec.Router == nil && slot != "" {
+			v.Add("spec.stableService", svc.Name,
+				"selects only slot %q; without a router the stable Service must select both slots (remove %s from its selector)", slot, strategy.LabelSlot)
+		}
+	}
+	if s.spec.Router == nil {
+		return v.Err()
+	}
+	canary, err := s.clients.Kube.CoreV1().Services(ns).Get(ctx, s.spec.CanaryService, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		v.Add("spec.canaryService", s.spec.CanaryService, "no such Service in %s", ns)
+	case err != nil:
+		return fmt.Errorf("reading Service %s: %w", s.spec.CanaryService, err)
+	default:
+		if err := traffic.Steerable(canary, pods); err != nil {
+			v.Add("spec.canaryService", canary.Name, "cannot be steered to the canary: %v", err)
+		}
+	}
+	if err := s.spec.Router.Validate(ctx); err != nil {
+		var ve *strategy.ValidationError
+		if !errors.As(err, &ve) {
+			return fmt.Errorf("validating %s: %w", s.spec.Router.Name(), err)
+		}
+		v.Merge("spec.router", err)
+	}
+	return v.Err()
+}
+
+// Plan reports the steps a Run would take.
+func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan, error) {
+	if err := s.validate(ctx, r); err != nil {
+		return nil, err
+	}
+	p := &strategy.Plan{Strategy: s.Name(), App: r.App, Revision: r.Revision}
+	if st, err := s.control.Status(ctx, r.App); err == nil {
+		p.Current = st.Phase
+	}
+	p.Steps = append(p.Steps, strategy.PlannedStep{Name: "deploy", Description: "apply the new revision to the canary slot"})
+	for i, st := range s.spec.Steps {
+		p.Steps = append(p.Steps, strategy.PlannedStep{Name: stepName(i, st), Description: st.describe()})
+	}
+	p.Steps = append(p.Steps,
+		strategy.PlannedStep{Name: "promote", Description: "scale the canary to full size, send it all traffic and make it the stable slot"},
+		strategy.PlannedStep{Name: "scale-down", Description: fmt.Sprintf("after %s, scale the old stable slot down", s.spec.scaleDownDelay())})
+	return p, nil
+}
+
+// Run releases r: the new revision goes to the canary slot and takes the
+// traffic in the spec's steps, judged on the way; at the end the slots swap
+// roles. A failed check or an Abort sends all traffic back to stable at
+// once. Run resumes a release in flight and returns the recorded result of
+// one that has ended. A release in flight under another driver is replaced:
+// its traffic goes back to stable and r restarts the steps on the canary
+// slot; the stable slot is not touched.
+func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Result, error) {
+	if err := s.validate(ctx, r); err != nil {
+		return nil, err
+	}
+	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
+		return res, errors.Join(err, res.Err())
+	}
+	d, err := s.begin(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	rn := &run{s: s, d: d, rel: r}
+	defer rn.stopBackground()
+	res, err := rn.drive(ctx)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err()
+}
+
+// Undo releases revision again from the history, skipping the steps: the
+// fast way back to a version known to be good.
+func (s *Strategy) Undo(ctx context.Context, app types.NamespacedName, revision string) (*strategy.Result, error) {
+	st, err := s.control.Status(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(st.History) - 1; i >= 0; i-- {
+		if h := st.History[i]; h.Revision == revision && h.Workload != nil {
+			if err := s.control.Undo(ctx, app, revision); err != nil && !errors.Is(err, strategy.ErrNotApplicable) {
+				return nil, err
+			}
+			return s.Run(ctx, strategy.Release{App: app, Revision: revision, Workload: h.Workload})
+		}
+	}
+	return nil, fmt.Errorf("undo %s to %q: %w", app, revision, strategy.ErrUnknownRevision)
+}
+
+// begin takes the lease, replacing a release in flight under another driver.
+func (s *Strategy) begin(ctx context.Context, r strategy.Release) (*strategy.Driver, error) {
+	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
+	var locked *strategy.LockedError
+	if !errors.As(err, &locked) {
+		return d, err
+	}
+	if err := s.control.Replace(ctx, r.App, r.Revision); err != nil {
+		return nil, err
+	}
+	if err := s.control.WaitUnlocked(ctx, r.App); err != nil {
+		return nil, err
+	}
+	return strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
+}
+
+func stepName(i int, s Step) string {
+	kind := fmt.Sprintf("%T", s)
+	if j := len("canary."); len(kind) > j {
+		kind = kind[j:]
+	}
+	return fmt.Sprintf("%d-%s", i, kind)
+}

@@ -1,0 +1,631 @@
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/internal/slots"
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/traffic"
+)
+
+// state is what a release records beyond the shared record.
+type state struct {
+	// Canary is the slot the release deploys to; Stable the slot that
+	// served before, "" on a first release.
+	Canary string `json:"canary"`
+	Stable string `json:"stable,omitempty"`
+	// Serving is the slot that carries the app once the release ended.
+	Serving string `json:"serving,omitempty"`
+	// Weight is the canary's share of traffic, as last set.
+	Weight int32 `json:"weight"`
+	// Scale is the canary size a SetCanaryScale step fixed; nil: it follows
+	// the weight.
+	Scale *SetCanaryScale `json:"scale,omitempty"`
+	// Routes is set while header or mirror routes may be in place.
+	Routes bool `json:"routes,omitempty"`
+	// Instant skips the steps: a first release, or an Undo.
+	Instant bool `json:"instant,omitempty"`
+	// StepStarted is when the current step began, so that a timed pause
+	// resumed after a crash ends when it would have.
+	StepStarted time.Time `json:"stepStarted,omitzero"`
+	// Promoted is when the stable Service moved to the canary slot;
+	// Aborted when traffic went back to stable.
+	Promoted time.Time `json:"promoted,omitzero"`
+	Aborted  time.Time `json:"aborted,omitzero"`
+}
+
+// Record steps: 0 deploys, 1..n are the spec's steps, then promotion and
+// scale-down; stepAbort marks a release scaling its canary down after an
+// abort.
+const stepAbort = 100
+
+func (rn *run) stepPromote() int   { return len(rn.s.spec.Steps) + 1 }
+func (rn *run) stepScaleDown() int { return len(rn.s.spec.Steps) + 2 }
+func (rn *run) stepDone() int      { return len(rn.s.spec.Steps) + 3 }
+
+func (rn *run) nameOf(step int) string {
+	switch n := len(rn.s.spec.Steps); {
+	case step == 0:
+		return "deploy"
+	case step <= n:
+		return stepName(step-1, rn.s.spec.Steps[step-1])
+	case step == n+1:
+		return "promote"
+	case step == n+2:
+		return "scale-down"
+	case step == stepAbort:
+		return "abort-scale-down"
+	}
+	return "done"
+}
+
+// run is one Run of a release.
+type run struct {
+	s   *Strategy
+	d   *strategy.Driver
+	rel strategy.Release
+	sl  *slots.Slots
+	bg  *background
+}
+
+func (rn *run) state() state {
+	var st state
+	_ = json.Unmarshal(rn.d.Record().State, &st)
+	return st
+}
+
+// save records the step and the state changed by edit in one write.
+func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
+	return rn.d.Save(ctx, func(r *strategy.Record) error {
+		var st state
+		if len(r.State) > 0 {
+			if err := json.Unmarshal(r.State, &st); err != nil {
+				return fmt.Errorf("reading canary state: %w", err)
+			}
+		}
+		if r.Step != step {
+			st.StepStarted = rn.d.Now()
+		}
+		if edit != nil {
+			edit(&st, r)
+		}
+		raw, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		r.State, r.Step, r.StepName = raw, step, rn.nameOf(step)
+		return nil
+	})
+}
+
+func (rn *run) total() int32 { return ptr.Deref(rn.rel.Workload.Spec.Replicas, 1) }
+
+func (rn *run) minReady() time.Duration {
+	return time.Duration(rn.rel.Workload.Spec.MinReadySeconds) * time.Second
+}
+
+func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
+	d := rn.d
+	if d.Record().Ended(rn.rel.Revision) {
+		return d.Recorded(ctx)
+	}
+	if err := rn.startWatches(ctx); err != nil {
+		return nil, err
+	}
+	rec := d.Record()
+	if rec.Revision != rn.rel.Revision || rec.Phase == "" || rec.Phase.Terminal() {
+		if err := rn.start(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
+	}
+	step := d.Record().Step
+	if step == stepAbort {
+		return rn.finishAbort(ctx)
+	}
+	for step < rn.stepDone() {
+		sctx, end := d.StartStep(ctx, step, rn.nameOf(step))
+		res, next, err := rn.step(sctx, step)
+		end(err)
+		if res != nil || err != nil {
+			return res, err
+		}
+		step = next
+	}
+	st := rn.state()
+	return d.Finish(ctx, strategy.PhaseSucceeded, "", fmt.Sprintf("%s serves from slot %s", rn.rel.Revision, st.Canary), strategy.Revision{})
+}
+
+func (rn *run) startWatches(ctx context.Context) error {
+	spec := rn.s.spec
+	rn.sl = &slots.Slots{Kube: rn.s.clients.Kube, Driver: rn.d, App: rn.rel.App,
+		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: spec.AntiAffinity, Rollout: rn.rollout()}
+	services := []string{spec.StableService}
+	if spec.Router != nil {
+		services = append(services, spec.CanaryService)
+	}
+	return rn.sl.Watch(ctx, rn.s.cfg.Clock, services...)
+}
+
+// rollout is how a slot replaces its pods: maxSurge 25% and
+// maxUnavailable 0 unless the spec says otherwise.
+func (rn *run) rollout() *appsv1.RollingUpdateDeployment {
+	surge, unavail := intstr.FromString("25%"), intstr.FromInt32(0)
+	if rn.s.spec.MaxSurge != nil {
+		surge = *rn.s.spec.MaxSurge
+	}
+	if rn.s.spec.MaxUnavailable != nil {
+		unavail = *rn.s.spec.MaxUnavailable
+	}
+	return &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavail}
+}
+
+// servingSlot finds the slot that carries the app now: the one the last
+// canary release left serving, the one a router's stable Service selects,
+// or the one running the stable revision.
+func (rn *run) servingSlot() string {
+	rec := rn.d.Record()
+	var prev state
+	if rec.Strategy == rn.s.Name() && json.Unmarshal(rec.State, &prev) == nil && prev.Serving != "" {
+		if _, n := rn.sl.Revision(prev.Serving); n > 0 {
+			return prev.Serving
+		}
+	}
+	if rn.s.spec.Router != nil {
+		if slot := rn.sl.Selects(rn.s.spec.StableService); slot != "" {
+			if _, n := rn.sl.Revision(slot); n > 0 {
+				return slot
+			}
+		}
+	}
+	best, most := "", int32(0)
+	for _, slot := range []string{Blue, Green} {
+		rev, n := rn.sl.Revision(slot)
+		if n > most || n > 0 && n == most && rev == rec.Stable {
+			best, most = slot, n
+		}
+	}
+	return best
+}
+
+// start records a new release: which slot it goes to and whether it runs
+// its steps.
+func (rn *run) start(ctx context.Context) error {
+	rev, now := rn.rel.Revision, rn.d.Now()
+	rec := rn.d.Record()
+	st := state{Canary: Blue}
+	stableRev := rec.Stable
+	if serving := rn.servingSlot(); serving != "" {
+		st.Canary, st.Stable = slots.Other(serving), serving
+		stableRev, _ = rn.sl.Revision(serving)
+	} else {
+		st.Instant = true // nothing to compare with: the first release goes straight to full size
+	}
+	var undo bool
+	for _, q := range rec.Requests {
+		undo = undo || q.Action == strategy.ActionUndo && q.Revision == rev
+	}
+	st.Instant = st.Instant || undo
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return rn.d.Save(ctx, func(r *strategy.Record) error {
+		// Requests made before this release were meant for an earlier one.
+		r.Take(func(strategy.Request) bool { return true })
+		if stableRev != "" {
+			r.Stable = stableRev
+		}
+		r.Revision, r.Phase, r.Reason, r.Message = rev, strategy.PhaseProgressing, "", ""
+		r.Step, r.StepName, r.Paused, r.PauseUntil = 0, rn.nameOf(0), false, time.Time{}
+		r.Started, r.Progressed, r.State, r.Measurements = now, now, raw, nil
+		r.Remember(strategy.Revision{Revision: rev, Phase: strategy.PhaseProgressing, Started: now,
+			Workload: slots.HistoryWorkload(rn.rel.Workload), Objects: slots.ObjectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
+		return nil
+	})
+}
+
+// sizes returns the pods each slot needs at weight, given the canary
+// scale a SetCanaryScale fixed.
+func (rn *run) sizes(weight int32, scale *SetCanaryScale) (canary, stable int32) {
+	spec, total := rn.s.spec, rn.total()
+	if spec.Router == nil {
+		canary, stable = ReplicaSplit(total, weight, spec.MinPodsPerSlot, spec.DynamicStableScale)
+	} else {
+		canary, stable = total, total
+		if weight < 100 {
+			canary = int32((int64(total)*int64(weight) + 99) / 100)
+			if weight > 0 {
+				canary = max(canary, spec.minPods())
+			}
+			if spec.DynamicStableScale {
+				stable = max(total-int32(int64(total)*int64(weight)/100), spec.minPods())
+			}
+		} else if spec.DynamicStableScale {
+			stable = 0
+		}
+	}
+	if scale != nil && !scale.MatchTrafficWeight {
+		switch {
+		case scale.Replicas != nil:
+			canary = *scale.Replicas
+		case scale.Percent != nil:
+			canary = int32((int64(total)*int64(*scale.Percent) + 99) / 100)
+		}
+	}
+	return canary, stable
+}
+
+func (rn *run) checkInput() strategy.CheckInput {
+	return strategy.CheckInput{Release: rn.rel, Stable: rn.d.Record().Stable, Slot: SlotName(rn.rel.App.Name, rn.state().Canary),
+		Service: rn.canaryService(), Clients: rn.s.clients}
+}
+
+// canaryService is the Service that reaches the canary's pods: the canary
+// Service with a router, the stable one (shared by both slots) without.
+func (rn *run) canaryService() string {
+	if rn.s.spec.Router != nil {
+		return rn.s.spec.CanaryService
+	}
+	return rn.s.spec.StableService
+}
+
+// step runs one step and returns the next. It returns a Result when the
+// release ended early.
+func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error) {
+	st := rn.state()
+	next := func(edit func(*state, *strategy.Record)) (*strategy.Result, int, error) {
+		return nil, step + 1, rn.save(ctx, step+1, edit)
+	}
+	end := func(res *strategy.Result, err error) (*strategy.Result, int, error) { return res, step, err }
+	n := len(rn.s.spec.Steps)
+	switch {
+	case step == 0:
+		if err := rn.deploy(ctx, st); err != nil {
+			return end(nil, err)
+		}
+		if st.Instant {
+			return nil, rn.stepPromote(), rn.save(ctx, rn.stepPromote(), nil)
+		}
+		return next(nil)
+
+	case step <= n:
+		if res, full, err := rn.userStep(ctx, step-1, st); res != nil || err != nil {
+			return end(res, err)
+		} else if full {
+			return nil, rn.stepPromote(), rn.save(ctx, rn.stepPromote(), nil)
+		}
+		return next(nil)
+
+	case step == rn.stepPromote():
+		if res, err := rn.stopBackgroundAndJudge(ctx); res != nil || err != nil {
+			return end(res, err)
+		}
+		if res, err := rn.promote(ctx, st); res != nil || err != nil {
+			return end(res, err)
+		}
+		return next(nil)
+
+	case step == rn.stepScaleDown():
+		if st.Stable == "" {
+			return next(nil)
+		}
+		if rn.s.spec.Router != nil {
+			if _, err := rn.d.Wait(ctx, strategy.WaitFor{Until: st.Promoted.Add(rn.s.spec.scaleDownDelay()),
+				Reason: fmt.Sprintf("old pods keep running %s after the slots swapped", rn.s.spec.scaleDownDelay())}); err != nil {
+				return end(nil, err)
+			}
+		}
+		if err := rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Stable), 0); err != nil {
+			return end(nil, err)
+		}
+		return next(nil)
+	}
+	return end(nil, fmt.Errorf("unknown step %d", step))
+}
+
+// deploy prepares the Services and applies the new revision to the canary
+// slot, at the size of weight 0 (or full size for an instant release).
+func (rn *run) deploy(ctx context.Context, st state) error {
+	spec := rn.s.spec
+	if spec.Router == nil {
+		if err := rn.sl.EnsureService(ctx, spec.StableService, slots.ServiceLabels(rn.rel.Workload), spec.ServicePorts, ""); err != nil {
+			return err
+		}
+	} else {
+		// The canary Service moves to the canary slot; the router must send
+		// it nothing first (a release replaced mid-flight may have left a
+		// weight).
+		if err := rn.setWeight(ctx, 0); err != nil {
+			return err
+		}
+		if rn.sl.Selects(spec.CanaryService) != st.Canary {
+			if err := rn.sl.Point(ctx, spec.CanaryService, st.Canary); err != nil {
+				return err
+			}
+		}
+		if st.Stable == "" && rn.sl.Selects(spec.StableService) != st.Canary {
+			// A first release: the stable Service has nothing to serve yet.
+			if err := rn.sl.Point(ctx, spec.StableService, st.Canary); err != nil {
+				return err
+			}
+		}
+	}
+	replicas, _ := rn.sizes(0, nil)
+	if st.Instant {
+		replicas = rn.total()
+	}
+	return rn.sl.Deploy(ctx, st.Canary, rn.rel, replicas)
+}
+
+// setWeight points the router's weight at percent; without a router the
+// weight lives in the slot sizes.
+func (rn *run) setWeight(ctx context.Context, percent int32) error {
+	r := rn.s.spec.Router
+	if r == nil {
+		return nil
+	}
+	return rn.d.Retry(ctx, func(ctx context.Context) error { return r.SetWeight(ctx, percent) })
+}
+
+// userStep runs the spec's step i. full reports a PromoteFull.
+func (rn *run) userStep(ctx context.Context, i int, st state) (res *strategy.Result, full bool, err error) {
+	if b := rn.s.spec.Background; b != nil && i >= b.StartingStep {
+		rn.startBackground(ctx)
+	}
+	switch s := rn.s.spec.Steps[i].(type) {
+	case SetWeight:
+		return rn.shift(ctx, st, s.Percent, st.Scale)
+	case SetCanaryScale:
+		scale := &s
+		if s.MatchTrafficWeight {
+			scale = nil
+		}
+		return rn.shift(ctx, st, st.Weight, scale)
+	case Pause:
+		return rn.pause(ctx, st, s)
+	case Analysis:
+		err := rn.d.RunChecks(ctx, s.Checks, rn.checkInput())
+		if err == nil {
+			return nil, false, nil
+		}
+		if errors.Is(err, strategy.ErrInconclusive) {
+			return rn.decide(ctx, err.Error())
+		}
+		res, err := rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+		return res, false, err
+	case SetHeaderRoute:
+		hr := rn.s.spec.Router.(traffic.HeaderRouter)
+		err := rn.d.Retry(ctx, func(ctx context.Context) error {
+			if len(s.Match) == 0 {
+				return hr.RemoveHeaderRoutes(ctx)
+			}
+			return hr.SetHeaderRoute(ctx, s.Name, s.Match)
+		})
+		if err == nil {
+			rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: s.describe()})
+			err = rn.markRoutes(ctx)
+		}
+		return nil, false, err
+	case SetMirrorRoute:
+		mr := rn.s.spec.Router.(traffic.MirrorRouter)
+		err := rn.d.Retry(ctx, func(ctx context.Context) error {
+			if s.Percent == 0 {
+				return mr.RemoveMirrors(ctx)
+			}
+			return mr.SetMirror(ctx, s.Name, s.Percent)
+		})
+		if err == nil {
+			rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: s.describe()})
+			err = rn.markRoutes(ctx)
+		}
+		return nil, false, err
+	case Custom:
+		if err := rn.d.RunChecks(ctx, []strategy.Check{{Name: s.Name, Func: s.Run}}, rn.checkInput()); err != nil {
+			res, err := rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+			return res, false, err
+		}
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("step %d: unknown step type %T", i, rn.s.spec.Steps[i])
+}
+
+func (rn *run) markRoutes(ctx context.Context) error {
+	if rn.state().Routes {
+		return nil
+	}
+	return rn.save(ctx, rn.d.Record().Step, func(s *state, _ *strategy.Record) { s.Routes = true })
+}
+
+// shift moves the canary to weight with the canary scale given: the slot
+// that gains traffic grows first and is waited for, then the weight moves,
+// then the slot that lost traffic shrinks.
+func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCanaryScale) (*strategy.Result, bool, error) {
+	app, rev := rn.rel.App.Name, rn.rel.Revision
+	canary, stable := rn.sizes(weight, scale)
+	haveStable := rn.sl.Size(st.Stable)
+	// Grow what needs to grow and wait until it is ready.
+	if have := rn.sl.Size(st.Canary); canary > have {
+		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
+			return nil, false, err
+		}
+	}
+	if stable > haveStable {
+		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), stable); err != nil {
+			return nil, false, err
+		}
+	}
+	if res, full, err := rn.awaitAvailable(ctx, st.Canary, rev, canary); res != nil || full || err != nil {
+		return res, full, err
+	}
+	if stable > haveStable {
+		if res, full, err := rn.awaitAvailable(ctx, st.Stable, rn.d.Record().Stable, stable); res != nil || full || err != nil {
+			return res, full, err
+		}
+	}
+	// Traffic moves only once the Services reach the pods that take it.
+	if canary > 0 {
+		if res, err := rn.awaitEndpoints(ctx, rn.canaryService(), st.Canary, canary, rn.s.spec.Router != nil); res != nil || err != nil {
+			return res, false, err
+		}
+	}
+	if stable > haveStable && rn.s.spec.Router != nil {
+		if res, err := rn.awaitEndpoints(ctx, rn.s.spec.StableService, st.Stable, stable, true); res != nil || err != nil {
+			return res, false, err
+		}
+	}
+	if err := rn.sl.LabelPods(ctx, st.Canary, rn.s.spec.CanaryMetadata.Labels, rn.s.spec.CanaryMetadata.Annotations); err != nil {
+		return nil, false, err
+	}
+	if err := rn.setWeight(ctx, weight); err != nil {
+		return nil, false, err
+	}
+	// Shrink what lost traffic.
+	if have := rn.sl.Size(st.Canary); canary < have {
+		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
+			return nil, false, err
+		}
+	}
+	if stable < haveStable {
+		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), stable); err != nil {
+			return nil, false, err
+		}
+	}
+	if rn.s.spec.Router == nil {
+		// Without a router the shares are the endpoints: the step is done
+		// when the shrunk slot's pods have left the Service.
+		if res, err := rn.awaitShrunk(ctx, st, canary, stable); res != nil || err != nil {
+			return res, false, err
+		}
+	}
+	if weight != st.Weight {
+		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic,
+			Message: fmt.Sprintf("canary weight %d%% (canary %d pods, stable %d)", weight, canary, stable)})
+	}
+	if weight == st.Weight && equalScale(scale, st.Scale) {
+		return nil, false, nil
+	}
+	return nil, false, rn.save(ctx, rn.d.Record().Step, func(s *state, _ *strategy.Record) { s.Weight, s.Scale = weight, scale })
+}
+
+func equalScale(a, b *SetCanaryScale) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return ptr.Equal(a.Replicas, b.Replicas) && ptr.Equal(a.Percent, b.Percent) && a.MatchTrafficWeight == b.MatchTrafficWeight
+}
+
+// pause holds the release for the step's duration, or until Promote.
+func (rn *run) pause(ctx context.Context, st state, p Pause) (*strategy.Result, bool, error) {
+	if p.Duration == 0 {
+		return rn.decide(ctx, "paused until Promote")
+	}
+	until := st.StepStarted.Add(p.Duration)
+	if rn.d.Record().PauseUntil != until {
+		if err := rn.d.Save(ctx, func(r *strategy.Record) error { r.PauseUntil = until; return nil }); err != nil {
+			return nil, false, err
+		}
+	}
+	out, res, err := rn.await(ctx, awaitSpec{reason: fmt.Sprintf("pausing %s", p.Duration), until: until, promotable: true})
+	if res != nil || err != nil {
+		return res, false, err
+	}
+	return nil, out == fullyPromoted, rn.d.Save(ctx, func(r *strategy.Record) error { r.PauseUntil = time.Time{}; return nil })
+}
+
+// decide pauses the release until a person promotes or aborts it.
+func (rn *run) decide(ctx context.Context, why string) (*strategy.Result, bool, error) {
+	if err := rn.d.Save(ctx, func(r *strategy.Record) error {
+		r.Phase, r.Message = strategy.PhasePaused, why
+		return nil
+	}); err != nil {
+		return nil, false, err
+	}
+	out, res, err := rn.await(ctx, awaitSpec{reason: why, promotable: true})
+	if res != nil || err != nil {
+		return res, false, err
+	}
+	return nil, out == fullyPromoted, rn.d.Save(ctx, func(r *strategy.Record) error {
+		r.Phase, r.Message, r.Paused = strategy.PhaseProgressing, "", false
+		return nil
+	})
+}
+
+// promote makes the canary the stable slot: full size, all traffic, the
+// stable Service moved to it, the router back to 0 and its routes removed.
+func (rn *run) promote(ctx context.Context, st state) (*strategy.Result, error) {
+	spec, app, rev, total := rn.s.spec, rn.rel.App.Name, rn.rel.Revision, rn.total()
+	if have := rn.sl.Size(st.Canary); have != total {
+		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), total); err != nil {
+			return nil, err
+		}
+	}
+	if res, _, err := rn.awaitAvailable(ctx, st.Canary, rev, total); res != nil || err != nil {
+		return res, err
+	}
+	if spec.Router != nil {
+		if !st.Instant || st.Stable != "" {
+			if err := rn.setWeight(ctx, 100); err != nil {
+				return nil, err
+			}
+		}
+		if rn.sl.Selects(spec.StableService) != st.Canary {
+			if err := rn.sl.Point(ctx, spec.StableService, st.Canary); err != nil {
+				return nil, err
+			}
+		}
+		if err := rn.save(ctx, rn.stepPromote(), func(s *state, r *strategy.Record) {
+			s.Promoted, s.Weight = rn.d.Now(), 100
+			r.Stable, r.Phase = rev, strategy.PhasePromoting
+		}); err != nil {
+			return nil, err
+		}
+		if res, err := rn.awaitEndpoints(ctx, spec.StableService, st.Canary, total, true); res != nil || err != nil {
+			return res, err
+		}
+		if err := rn.setWeight(ctx, 0); err != nil {
+			return nil, err
+		}
+		if err := rn.removeRoutes(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("slot %s is stable and takes all traffic", st.Canary)})
+	if err := rn.sl.LabelPods(ctx, st.Canary, spec.StableMetadata.Labels, spec.StableMetadata.Annotations); err != nil {
+		return nil, err
+	}
+	return nil, rn.save(ctx, rn.stepPromote(), func(s *state, r *strategy.Record) {
+		if s.Promoted.IsZero() {
+			s.Promoted = rn.d.Now()
+		}
+		s.Weight, s.Serving, s.Routes = 100, s.Canary, false
+		r.Stable, r.Phase = rev, strategy.PhasePromoting
+	})
+}
+
+// removeRoutes removes the header routes and mirror a release set.
+func (rn *run) removeRoutes(ctx context.Context, st state) error {
+	if !st.Routes {
+		return nil
+	}
+	return rn.d.Retry(ctx, func(ctx context.Context) error {
+		if hr, ok := rn.s.spec.Router.(traffic.HeaderRouter); ok {
+			if err := hr.RemoveHeaderRoutes(ctx); err != nil {
+				return err
+			}
+		}
+		if mr, ok := rn.s.spec.Router.(traffic.MirrorRouter); ok {
+			return mr.RemoveMirrors(ctx)
+		}
+		return nil
+	})
+}

@@ -356,3 +356,85 @@ func tail(s string, n int) string {
 	}
 	return "..." + s[len(s)-n:]
 }
+
+// prometheusRecipe is mixed into the Prometheus cache key; bump it when the
+// way Prometheus is built changes. It is apart from recipeVersion so that a
+// change here never rebuilds the Kubernetes binaries.
+const prometheusRecipe = "1"
+
+// prometheusTags leave out every service-discovery plugin but file and
+// http; without the builtinassets tag the web UI is not embedded either.
+const prometheusTags = "remove_all_sd"
+
+// EnsurePrometheus returns the path of a Prometheus server built by the
+// tools module tools/prometheus, building it on first use into
+// CACHE/bin/prometheus-<key>, where key hashes that module's go.mod and
+// go.sum, the Go version, the platform and the build flags. Built reports
+// whether this call built it. Builds are locked and renamed into place as in
+// EnsureBinaries; the first takes about two minutes on 2 cores.
+func EnsurePrometheus(ctx context.Context) (path string, built bool, err error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", false, err
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", false, fmt.Errorf("finding the go command to build Prometheus: %w", err)
+	}
+	goVersion, err := output(ctx, "", goBin, "env", "GOVERSION")
+	if err != nil {
+		return "", false, err
+	}
+	modDir := filepath.Join(root, "internal", "controlplane", "tools", "prometheus")
+	h := sha256.New()
+	fmt.Fprintf(h, "prometheus %s\n%s\n%s/%s\n%s\n", prometheusRecipe, goVersion, runtime.GOOS, runtime.GOARCH, prometheusTags)
+	for _, f := range []string{"go.mod", "go.sum"} {
+		data, err := os.ReadFile(filepath.Join(modDir, f))
+		if err != nil {
+			return "", false, fmt.Errorf("hashing the Prometheus tools module: %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(data))
+		h.Write(data)
+	}
+	binDir := filepath.Join(CacheDir(), "bin")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return "", false, fmt.Errorf("creating binary cache: %w", err)
+	}
+	final := filepath.Join(binDir, "prometheus-"+hex.EncodeToString(h.Sum(nil))[:16])
+	path = filepath.Join(final, "prometheus")
+	unlock, err := lockFile(ctx, final+".lock")
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+	if _, err := os.Stat(final); err == nil {
+		return path, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, fmt.Errorf("reading binary cache: %w", err)
+	}
+	if stale, _ := filepath.Glob(final + ".tmp-*"); len(stale) > 0 {
+		for _, d := range stale {
+			_ = os.RemoveAll(d)
+		}
+	}
+	tmp, err := os.MkdirTemp(binDir, filepath.Base(final)+".tmp-")
+	if err != nil {
+		return "", false, fmt.Errorf("creating build folder: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+		}
+	}()
+	start := time.Now()
+	logf("building prometheus into %s (first run only; about two minutes on a cold Go build cache)", final)
+	if _, err := output(ctx, modDir, goBin, "build", "-buildvcs=false", "-tags", prometheusTags,
+		"-ldflags=-s -w", "-o", filepath.Join(tmp, "prometheus"), "github.com/prometheus/prometheus/cmd/prometheus"); err != nil {
+		return "", false, fmt.Errorf("building prometheus: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", false, fmt.Errorf("moving prometheus into the cache: %w", err)
+	}
+	logf("built prometheus in %s", time.Since(start).Round(time.Second))
+	return path, true, nil
+}

@@ -103,7 +103,9 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		if !errors.As(err, &ve) {
 			return fmt.Errorf("validating %s: %w", s.spec.Router.Name(), err)
 		}
-		v.Merge("spec.router", err)
+		for _, f := range ve.Fields {
+			v.Add("spec.router."+f.Path, f.Value, "%s", f.Message)
+		}
 	}
 	return v.Err()
 }

@@ -100,7 +100,9 @@ func durationOr(d *time.Duration, def time.Duration) time.Duration {
 	return *d
 }
 
-func (s Spec) scaleDownDelay() time.Duration { return durationOr(s.ScaleDownDelay, DefaultScaleDownDelay) }
+func (s Spec) scaleDownDelay() time.Duration {
+	return durationOr(s.ScaleDownDelay, DefaultScaleDownDelay)
+}
 
 func (s Spec) abortScaleDownDelay() time.Duration {
 	return durationOr(s.AbortScaleDownDelay, DefaultAbortScaleDownDelay)

@@ -273,8 +273,17 @@ func (rn *run) abort(ctx context.Context, reason strategy.Reason, msg string) (*
 			return nil, err
 		}
 	} else if reason != strategy.ReasonSuperseded {
-		// Without a router the canary's pods are its traffic.
+		// Without a router the canary's pods are its traffic: it ends when
+		// they have left the Service's endpoints.
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), 0); err != nil {
+			return nil, err
+		}
+		if _, err := rn.d.Wait(ctx, strategy.WaitFor{Sources: rn.sl.Sources(), Until: rn.d.Now().Add(spec.progressDeadline()),
+			Reason: fmt.Sprintf("waiting for the canary's pods to leave Service %s", spec.StableService),
+			Cond: func() (bool, error) {
+				n, _ := rn.sl.Endpoints(spec.StableService, st.Canary)
+				return n == 0, nil
+			}}); err != nil {
 			return nil, err
 		}
 	}

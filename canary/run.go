@@ -509,7 +509,7 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	}
 	if weight != st.Weight {
 		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic,
-			Message: fmt.Sprintf("canary weight %d%% (canary %d pods, stable %d)", weight, canary, stable)})
+			Message: fmt.Sprintf("canary weight %d%% (pods: canary %d, stable %d)", weight, canary, stable)})
 	}
 	if weight == st.Weight && equalScale(scale, st.Scale) {
 		return nil, false, nil

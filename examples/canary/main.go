@@ -1,0 +1,155 @@
+// Command canary ships an app with canary releases and prints each step as
+// it happens. By default it runs on switchyard's in-memory fake cluster,
+// whose clock moves by itself while a release waits and whose traffic model
+// serves a steady load of requests to the pods the Service selects; with
+// -kubeconfig it runs against a real cluster.
+//
+// The app runs 50 replicas behind one Service, with no mesh: the canary's
+// share of traffic is its share of the ready pods (ReplicaRatio), and the
+// stable slot shrinks as its share falls. Each release moves 2%, 25%, 75%
+// and 100% of the traffic to the new revision, with a pause and an error
+// ratio check after each of the first three steps.
+//
+// It installs v1, releases v2 (good: it rolls through every step), then
+// v3, a bad revision that fails 12% of its requests: the first check sees
+// it, and all traffic goes back to v2 at once.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/switchyard-dev/switchyard/canary"
+	"github.com/switchyard-dev/switchyard/examples/internal/target"
+	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "", "run against the cluster of this kubeconfig instead of the fake")
+	namespace := flag.String("namespace", "default", "namespace of the app")
+	flag.Parse()
+	if err := run(*kubeconfig, *namespace); err != nil {
+		fmt.Fprintln(os.Stderr, "canary:", err)
+		os.Exit(1)
+	}
+}
+
+func run(kubeconfig, namespace string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	app := types.NamespacedName{Namespace: namespace, Name: "web"}
+
+	t, err := target.Open(kubeconfig, namespace, fake.WithPodStartup(5*time.Second))
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+
+	var gate []canary.Step
+	if t.Fake != nil {
+		t.Fake.SetBehavior("v3", fake.Behavior{ErrorRate: 0.12})
+		stop := t.Fake.SendLoad(fake.Entry{Kind: fake.EntryService, Namespace: namespace, Name: "web"}, 200, fake.Request{})
+		defer stop()
+		gate = []canary.Step{canary.Pause{Duration: time.Minute}, canary.Analysis{Checks: []strategy.Check{errorRatio(t.Fake)}}}
+	} else {
+		gate = []canary.Step{canary.Pause{Duration: 30 * time.Second}}
+	}
+	var steps []canary.Step
+	for _, w := range []int32{2, 25, 75} {
+		steps = append(steps, canary.SetWeight{Percent: w})
+		steps = append(steps, gate...)
+	}
+	steps = append(steps, canary.SetWeight{Percent: 100})
+
+	spec := canary.Spec{
+		StableService:      "web",
+		ServicePorts:       []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		Steps:              steps,
+		DynamicStableScale: true,
+	}
+	printer := t.Printer(strategy.EventStepSucceeded, strategy.EventRetrying, strategy.EventLeaseAcquired, strategy.EventWaiting)
+	observer := func(e strategy.Event) {
+		printer(e)
+		if t.Fake != nil && e.Type == strategy.EventTraffic {
+			share, err := t.Fake.Traffic(ctx, fake.Entry{Kind: fake.EntryService, Namespace: namespace, Name: "web"}, fake.Request{})
+			if err == nil {
+				fmt.Printf("%9s  %-4s %-14s %s\n", "", e.Revision, "Served", servedLine(share))
+			}
+		}
+	}
+	s := canary.New(t.Clients, spec, strategy.WithClock(t.Clock), strategy.WithIdentity("examples-canary"), strategy.WithObserver(observer))
+
+	for _, rev := range []string{"v1", "v2", "v3"} {
+		fmt.Printf("\n== release %s\n", rev)
+		res, err := s.Run(ctx, strategy.Release{App: app, Revision: rev, Workload: workload(rev)})
+		if res == nil {
+			return err
+		}
+		fmt.Printf("== release %s ended %s after %s; serving %s\n", rev, res.Phase, res.Finished.Sub(res.Started).Round(time.Second), res.Stable)
+	}
+	if t.Fake != nil {
+		fmt.Printf("\nAPI requests made: %d\n", t.Fake.Requests().Total())
+	}
+	return nil
+}
+
+// errorRatio fails when more than 5% of the canary's requests of the last
+// minute failed, on the fake cluster's metrics.
+func errorRatio(c *fake.Cluster) strategy.Check {
+	return strategy.Check{Name: "error-ratio", Func: func(_ context.Context, in strategy.CheckInput) error {
+		rev := in.Release.Revision
+		ratio, ok := c.Metrics().ErrorRatio(rev, time.Minute)
+		if !ok {
+			return fmt.Errorf("no requests reached %s in the last minute: %w", rev, strategy.ErrInconclusive)
+		}
+		msg := fmt.Sprintf("%s error ratio %.3f over %.0f requests/s (limit 0.05)", rev, ratio, c.Metrics().RequestRate(rev, time.Minute))
+		if in.Emit != nil {
+			in.Emit(strategy.Event{Type: strategy.EventMeasurement, Message: msg, Measurement: &strategy.Measurement{
+				Analysis: "error-ratio", Metric: "error-ratio", Value: fmt.Sprintf("%.4f", ratio), Time: in.Clock.Now(), Phase: phase(ratio)}})
+		}
+		if ratio > 0.05 {
+			return fmt.Errorf("%s", msg)
+		}
+		return nil
+	}}
+}
+
+func phase(ratio float64) string {
+	if ratio > 0.05 {
+		return "Failed"
+	}
+	return "Successful"
+}
+
+func servedLine(s fake.Share) string {
+	line := ""
+	for _, v := range []string{"v1", "v2", "v3"} {
+		if f, ok := s.Serve[v]; ok {
+			line += fmt.Sprintf("%s %.1f%%  ", v, 100*f)
+		}
+	}
+	return line
+}
+
+func workload(rev string) *appsv1.Deployment {
+	return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](50),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:" + rev,
+				Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}},
+		},
+	}}
+}

@@ -31,10 +31,11 @@
 //     and API fault injection.
 //   - analysis/judge: the statistics that judge a canary against its
 //     baseline (Mann-Whitney U, two proportions, SPRT, group score).
-//   - canary, analysis, bootstrap: canary releases, metric analysis and the
-//     Day 1 bootstrap. Each package says what it will hold; canary has its
-//     steps and the ReplicaRatio split so far, analysis its judges; the
-//     strategies, providers and bootstrap are not implemented yet.
+//   - canary: traffic moved to a new revision in weighted steps on the same
+//     two slots, split by replica ratio or by a router, judged at each step
+//     and sent back to stable at once when a check fails.
+//   - analysis, bootstrap: metric analysis and the Day 1 bootstrap. Each
+//     package says what it will hold; analysis has its judges so far.
 //
 // # A first release
 //

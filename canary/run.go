@@ -74,6 +74,10 @@ type run struct {
 	rel strategy.Release
 	sl  *slots.Slots
 	bg  *background
+	// carry are edits for the next save (see later).
+	carry []func(*state, *strategy.Record)
+	// routes is set once this run set a header or mirror route.
+	routes bool
 }
 
 func (rn *run) state() state {
@@ -84,7 +88,7 @@ func (rn *run) state() state {
 
 // save records the step and the state changed by edit in one write.
 func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
-	return rn.d.Save(ctx, func(r *strategy.Record) error {
+	err := rn.d.Save(ctx, func(r *strategy.Record) error {
 		var st state
 		if len(r.State) > 0 {
 			if err := json.Unmarshal(r.State, &st); err != nil {
@@ -92,7 +96,16 @@ func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.R
 			}
 		}
 		if r.Step != step {
-			st.StepStarted = rn.d.Now()
+			// A new step: a timed pause records when it ends, for Status.
+			st.StepStarted, r.PauseUntil = rn.d.Now(), time.Time{}
+			if i := step - 1; i >= 0 && i < len(rn.s.spec.Steps) {
+				if p, ok := rn.s.spec.Steps[i].(Pause); ok && p.Duration > 0 {
+					r.PauseUntil = st.StepStarted.Add(p.Duration)
+				}
+			}
+		}
+		for _, c := range rn.carry {
+			c(&st, r)
 		}
 		if edit != nil {
 			edit(&st, r)
@@ -104,7 +117,16 @@ func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.R
 		r.State, r.Step, r.StepName = raw, step, rn.nameOf(step)
 		return nil
 	})
+	if err == nil {
+		rn.carry = nil
+	}
+	return err
 }
+
+// later has the next save of the record also make edit, to save a write
+// when nothing depends on it being recorded sooner: what it records is
+// found again by repeating the step after a crash.
+func (rn *run) later(edit func(*state, *strategy.Record)) { rn.carry = append(rn.carry, edit) }
 
 func (rn *run) total() int32 { return ptr.Deref(rn.rel.Workload.Spec.Replicas, 1) }
 
@@ -439,11 +461,12 @@ func (rn *run) userStep(ctx context.Context, i int, st state) (res *strategy.Res
 	return nil, false, fmt.Errorf("step %d: unknown step type %T", i, rn.s.spec.Steps[i])
 }
 
-func (rn *run) markRoutes(ctx context.Context) error {
-	if rn.state().Routes {
-		return nil
-	}
-	return rn.save(ctx, rn.d.Record().Step, func(s *state, _ *strategy.Record) { s.Routes = true })
+// markRoutes records that routes may be in place, so that promotion and
+// abort remove them. The record must say so before the step ends.
+func (rn *run) markRoutes(context.Context) error {
+	rn.routes = true
+	rn.later(func(s *state, _ *strategy.Record) { s.Routes = true })
+	return nil
 }
 
 // shift moves the canary to weight with the canary scale given: the slot
@@ -514,7 +537,8 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	if weight == st.Weight && equalScale(scale, st.Scale) {
 		return nil, false, nil
 	}
-	return nil, false, rn.save(ctx, rn.d.Record().Step, func(s *state, _ *strategy.Record) { s.Weight, s.Scale = weight, scale })
+	rn.later(func(s *state, _ *strategy.Record) { s.Weight, s.Scale = weight, scale })
+	return nil, false, nil
 }
 
 func equalScale(a, b *SetCanaryScale) bool {
@@ -530,16 +554,8 @@ func (rn *run) pause(ctx context.Context, st state, p Pause) (*strategy.Result, 
 		return rn.decide(ctx, "paused until Promote")
 	}
 	until := st.StepStarted.Add(p.Duration)
-	if rn.d.Record().PauseUntil != until {
-		if err := rn.d.Save(ctx, func(r *strategy.Record) error { r.PauseUntil = until; return nil }); err != nil {
-			return nil, false, err
-		}
-	}
 	out, res, err := rn.await(ctx, awaitSpec{reason: fmt.Sprintf("pausing %s", p.Duration), until: until, promotable: true})
-	if res != nil || err != nil {
-		return res, false, err
-	}
-	return nil, out == fullyPromoted, rn.d.Save(ctx, func(r *strategy.Record) error { r.PauseUntil = time.Time{}; return nil })
+	return res, out == fullyPromoted, err
 }
 
 // decide pauses the release until a person promotes or aborts it.
@@ -614,7 +630,7 @@ func (rn *run) promote(ctx context.Context, st state) (*strategy.Result, error) 
 
 // removeRoutes removes the header routes and mirror a release set.
 func (rn *run) removeRoutes(ctx context.Context, st state) error {
-	if !st.Routes {
+	if !st.Routes && !rn.routes {
 		return nil
 	}
 	return rn.d.Retry(ctx, func(ctx context.Context) error {

@@ -69,7 +69,10 @@ type store struct {
 	uidSeq   uint64
 	ipSeq    uint32
 	rand     *rand.Rand
-	watchers map[schema.GroupVersionResource]map[*watcher]struct{}
+	// watchers are the open watches by resource and namespace ("" for
+	// those of every namespace), so that an event is offered only to the
+	// watches that may want it.
+	watchers map[watchScope]map[*watcher]struct{}
 	history  map[schema.GroupVersionResource]*history
 	managers map[schema.GroupVersionKind]*managedfields.FieldManager
 
@@ -86,7 +89,7 @@ func newStore(k *kinds, c *Clock, activity func()) *store {
 		objs:     map[schema.GroupVersionResource]map[string]map[string]runtime.Object{},
 		owners:   map[types.UID]map[objKey]struct{}{},
 		rand:     rand.New(rand.NewPCG(1, 2)),
-		watchers: map[schema.GroupVersionResource]map[*watcher]struct{}{},
+		watchers: map[watchScope]map[*watcher]struct{}{},
 		history:  map[schema.GroupVersionResource]*history{},
 		managers: map[schema.GroupVersionKind]*managedfields.FieldManager{},
 		admit:    admitters(),
@@ -259,8 +262,13 @@ func (s *store) emitLocked(ev event) {
 	for _, l := range s.listeners {
 		l(ev)
 	}
-	for w := range s.watchers[ev.key.gvr] {
+	for w := range s.watchers[watchScope{ev.key.gvr, ev.key.ns}] {
 		w.offer(ev)
+	}
+	if ev.key.ns != "" {
+		for w := range s.watchers[watchScope{ev.key.gvr, ""}] {
+			w.offer(ev)
+		}
 	}
 	if s.activity != nil {
 		s.activity()

@@ -55,6 +55,13 @@ func (h *history) since(rv int64, f func(event)) {
 }
 
 // filter selects the objects a watch or list wants.
+// watchScope is what a watch covers: a resource in one namespace, or in
+// every namespace when ns is "".
+type watchScope struct {
+	gvr schema.GroupVersionResource
+	ns  string
+}
+
 type filter struct {
 	ns    string
 	label labels.Selector
@@ -149,10 +156,11 @@ func (s *store) watch(gvr schema.GroupVersionResource, f filter, rv string, conv
 		}
 		h.since(from, w.offerLocked)
 	}
-	if s.watchers[gvr] == nil {
-		s.watchers[gvr] = map[*watcher]struct{}{}
+	scope := watchScope{gvr, f.ns}
+	if s.watchers[scope] == nil {
+		s.watchers[scope] = map[*watcher]struct{}{}
 	}
-	s.watchers[gvr][w] = struct{}{}
+	s.watchers[scope][w] = struct{}{}
 	if len(w.queue) > 0 {
 		w.wake()
 	}
@@ -230,7 +238,11 @@ func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
 func (w *watcher) Stop() {
 	w.once.Do(func() {
 		w.s.mu.Lock()
-		delete(w.s.watchers[w.gvr], w)
+		scope := watchScope{w.gvr, w.filter.ns}
+		delete(w.s.watchers[scope], w)
+		if len(w.s.watchers[scope]) == 0 {
+			delete(w.s.watchers, scope)
+		}
 		w.s.mu.Unlock()
 		close(w.stopCh)
 	})
@@ -241,8 +253,8 @@ func (w *watcher) Stop() {
 func (s *store) dropWatches(resource string) int {
 	s.mu.Lock()
 	var ws []*watcher
-	for gvr, m := range s.watchers {
-		if resource != "*" && resource != gvr.Resource {
+	for scope, m := range s.watchers {
+		if resource != "*" && resource != scope.gvr.Resource {
 			continue
 		}
 		for w := range m {

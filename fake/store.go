@@ -62,13 +62,13 @@ type store struct {
 	kinds *kinds
 	clock *Clock
 
-	mu       sync.Mutex
-	rv       int64
-	objs     map[schema.GroupVersionResource]map[string]map[string]runtime.Object
-	owners   map[types.UID]map[objKey]struct{}
-	uidSeq   uint64
-	ipSeq    uint32
-	rand     *rand.Rand
+	mu     sync.Mutex
+	rv     int64
+	objs   map[schema.GroupVersionResource]map[string]map[string]runtime.Object
+	owners map[types.UID]map[objKey]struct{}
+	uidSeq uint64
+	ipSeq  uint32
+	rand   *rand.Rand
 	// watchers are the open watches by resource and namespace ("" for
 	// those of every namespace), so that an event is offered only to the
 	// watches that may want it.

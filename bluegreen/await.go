@@ -31,6 +31,9 @@ type awaitSpec struct {
 	// switched is set once traffic moved: from then on Replace waits for the
 	// release to end instead of stopping it.
 	switched bool
+	// decision is set while the release waits for a person to decide on an
+	// inconclusive check: Resume does not end it, Promote does.
+	decision bool
 }
 
 // await waits as a spec says, handling control requests on the way. It
@@ -128,7 +131,7 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strat
 				r.Paused, r.Phase = true, strategy.PhasePaused
 			case strategy.ActionResume:
 				r.Paused, r.Phase = false, strategy.PhaseProgressing
-				if a.promotable && rn.s.spec.ManualPromotion {
+				if a.promotable && (rn.s.spec.ManualPromotion || a.decision) {
 					r.Phase = strategy.PhasePaused // still waiting for Promote
 				}
 			}

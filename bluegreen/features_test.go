@@ -2,6 +2,7 @@ package bluegreen_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -90,4 +91,41 @@ func TestWithoutPreviewService(t *testing.T) {
 	assert.Equal(t, "green", got.Active)
 	assert.Empty(t, got.Preview)
 	assert.Equal(t, slotState{"v2", 3, 3}, got.Green)
+}
+
+func TestInconclusiveCheckPausesForADecision(t *testing.T) {
+	for _, decision := range []string{"promote", "abort"} {
+		t.Run(decision, func(t *testing.T) {
+			ctx := testCtx(t)
+			c := newCluster(t)
+			spec := baseSpec()
+			_, err := newStrategy(c, spec, "driver-a").Run(ctx, release("v1"))
+			require.NoError(t, err)
+			spec.PrePromotion = []strategy.Check{{Name: "no-data", Func: func(context.Context, strategy.CheckInput) error {
+				return fmt.Errorf("no samples yet: %w", strategy.ErrInconclusive)
+			}}}
+			done := make(chan error, 1)
+			go func() { _, err := newStrategy(c, spec, "driver-a").Run(ctx, release("v2")); done <- err }()
+			waitPhase(t, c, strategy.PhasePaused)
+			control := strategy.NewControl(c.Clients().Kube, strategy.WithIdentity("operator"))
+			st, err := control.Status(ctx, app)
+			require.NoError(t, err)
+			assert.Contains(t, st.Message, "no samples yet")
+			assert.Equal(t, "blue", observe(t, c).Active, "an inconclusive check never passes on its own")
+			require.NoError(t, control.Resume(ctx, app))
+			require.NoError(t, c.WaitIdle(ctx))
+			st, err = control.Status(ctx, app)
+			require.NoError(t, err)
+			assert.Equal(t, strategy.PhasePaused, st.Phase, "Resume does not decide")
+			if decision == "promote" {
+				require.NoError(t, control.Promote(ctx, app))
+				require.NoError(t, <-done)
+				assert.Equal(t, "green", observe(t, c).Active)
+				return
+			}
+			require.NoError(t, control.Abort(ctx, app))
+			require.ErrorIs(t, <-done, strategy.ErrAborted)
+			assert.Equal(t, "blue", observe(t, c).Active)
+		})
+	}
 }

@@ -2,6 +2,7 @@ package bluegreen
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -223,7 +224,9 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 		}
 		{
 			if err := rn.d.RunChecks(ctx, spec.PrePromotion, rn.checkInput(st.Candidate, spec.PreviewService)); err != nil {
-				return end(rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error()))
+				if res, err := rn.judged(ctx, err); res != nil || err != nil {
+					return end(res, err)
+				}
 			}
 		}
 		return next(nil)
@@ -286,7 +289,9 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 		}
 		{
 			if err := rn.d.RunChecks(ctx, spec.PostPromotion, rn.checkInput(st.Candidate, spec.ActiveService)); err != nil {
-				return end(rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error()))
+				if res, err := rn.judged(ctx, err); res != nil || err != nil {
+					return end(res, err)
+				}
 			}
 		}
 		return next(nil)
@@ -311,6 +316,33 @@ func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error
 		return next(nil)
 	}
 	return end(nil, fmt.Errorf("unknown step %d", step))
+}
+
+// judged acts on a failed check: a check that could not decide
+// (strategy.ErrInconclusive) pauses the release until a person promotes it
+// (go on) or aborts it; any other failure aborts it.
+func (rn *run) judged(ctx context.Context, err error) (*strategy.Result, error) {
+	if !errors.Is(err, strategy.ErrInconclusive) {
+		return rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
+	}
+	if err := rn.d.Save(ctx, func(r *strategy.Record) error {
+		r.Phase, r.Message = strategy.PhasePaused, err.Error()
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	_, res, err := rn.await(ctx, awaitSpec{reason: err.Error(), promotable: true, decision: true,
+		switched: rn.d.Record().Step > stepSwitch})
+	if res != nil || err != nil {
+		return res, err
+	}
+	return nil, rn.d.Save(ctx, func(r *strategy.Record) error {
+		r.Phase, r.Message, r.Paused = strategy.PhaseProgressing, "", false
+		if r.Step > stepSwitch {
+			r.Phase = strategy.PhasePromoting
+		}
+		return nil
+	})
 }
 
 func (rn *run) checkInput(slot, service string) strategy.CheckInput {

@@ -2,8 +2,8 @@ package bluegreen
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 

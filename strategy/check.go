@@ -16,6 +16,10 @@ type Check struct {
 	Name string
 	// Func judges the release.
 	Func func(ctx context.Context, in CheckInput) error
+	// Validate, when set, adds the errors of the check's own configuration
+	// at path to v, so that a strategy rejects a bad check before any
+	// write (analysis.Analysis.Check sets it).
+	Validate func(v *Validator, path string)
 }
 
 // CheckInput is what a Check sees.
@@ -91,6 +95,9 @@ func ValidateChecks(v *Validator, path string, checks []Check) {
 		v.Check(c.Name != "", p+".name", nil, "must not be empty")
 		v.Check(!seen[c.Name], p+".name", c.Name, "must be unique")
 		v.Check(c.Func != nil, p+".func", nil, "must be set")
+		if c.Validate != nil {
+			c.Validate(v, p)
+		}
 		seen[c.Name] = true
 	}
 }

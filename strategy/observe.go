@@ -42,8 +42,8 @@ type Measurement struct {
 	// Analysis names the check or background analysis that took it.
 	Analysis string `json:"analysis,omitempty"`
 	Metric   string `json:"metric"`
-	// Phase is the measurement's verdict: Successful, Failed, Error or
-	// Inconclusive.
+	// Phase is the measurement's verdict: Successful, Failed, Error,
+	// Inconclusive, or Running for a sequential judge not decided yet.
 	Phase string `json:"phase"`
 	// Value is the measured value as text, "" when there was none.
 	Value string    `json:"value,omitempty"`

@@ -62,10 +62,14 @@ type Spec struct {
 	// (at least 1).
 	MinPodsPerSlot int32
 	// ScaleDownDelay is how long the old stable slot keeps running after
-	// the slots swap, so that proxies catch up. Nil: 30s.
+	// the slots swap, so that proxies catch up. Nil: 30s. Without a router
+	// it does not apply: the old slot's pods are its traffic, and they
+	// leave with the last SetWeight.
 	ScaleDownDelay *time.Duration
 	// AbortScaleDownDelay is how long an aborted canary keeps running
-	// after its traffic went back to stable. Nil: 30s.
+	// after its traffic went back to stable. Nil: 30s. Without a router
+	// it does not apply: the canary's pods are its traffic, so an abort
+	// removes them at once.
 	AbortScaleDownDelay *time.Duration
 	// ProgressDeadline bounds each wait for pods and endpoints; zero: 10m.
 	ProgressDeadline time.Duration

@@ -7,8 +7,9 @@
 // The app runs 50 replicas behind one Service, with no mesh: the canary's
 // share of traffic is its share of the ready pods (ReplicaRatio), and the
 // stable slot shrinks as its share falls. Each release moves 2%, 25%, 75%
-// and 100% of the traffic to the new revision, with a pause and an error
-// ratio check after each of the first three steps.
+// and 100% of the traffic to the new revision; after each of the first
+// three steps an analysis measures the new revision's error ratio three
+// times, 20 seconds apart, the first after 20 seconds.
 //
 // It installs v1, releases v2 (good: it rolls through every step), then
 // v3, a bad revision that fails 12% of its requests: the first check sees
@@ -29,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/switchyard-dev/switchyard/analysis"
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/examples/internal/target"
 	"github.com/switchyard-dev/switchyard/fake"
@@ -61,7 +63,7 @@ func run(kubeconfig, namespace string) error {
 		t.Fake.SetBehavior("v3", fake.Behavior{ErrorRate: 0.12})
 		stop := t.Fake.SendLoad(fake.Entry{Kind: fake.EntryService, Namespace: namespace, Name: "web"}, 200, fake.Request{})
 		defer stop()
-		gate = []canary.Step{canary.Pause{Duration: time.Minute}, canary.Analysis{Checks: []strategy.Check{errorRatio(t.Fake)}}}
+		gate = []canary.Step{canary.Analysis{Checks: []strategy.Check{errorRatio(t.Fake).Check()}}}
 	} else {
 		gate = []canary.Step{canary.Pause{Duration: 30 * time.Second}}
 	}
@@ -104,32 +106,23 @@ func run(kubeconfig, namespace string) error {
 	return nil
 }
 
-// errorRatio fails when more than 5% of the canary's requests of the last
-// minute failed, on the fake cluster's metrics.
-func errorRatio(c *fake.Cluster) strategy.Check {
-	return strategy.Check{Name: "error-ratio", Func: func(_ context.Context, in strategy.CheckInput) error {
-		rev := in.Release.Revision
-		ratio, ok := c.Metrics().ErrorRatio(rev, time.Minute)
-		if !ok {
-			return fmt.Errorf("no requests reached %s in the last minute: %w", rev, strategy.ErrInconclusive)
-		}
-		msg := fmt.Sprintf("%s error ratio %.3f over %.0f requests/s (limit 0.05)", rev, ratio, c.Metrics().RequestRate(rev, time.Minute))
-		if in.Emit != nil {
-			in.Emit(strategy.Event{Type: strategy.EventMeasurement, Message: msg, Measurement: &strategy.Measurement{
-				Analysis: "error-ratio", Metric: "error-ratio", Value: fmt.Sprintf("%.4f", ratio), Time: in.Clock.Now(), Phase: phase(ratio)}})
-		}
-		if ratio > 0.05 {
-			return fmt.Errorf("%s", msg)
-		}
-		return nil
-	}}
-}
-
-func phase(ratio float64) string {
-	if ratio > 0.05 {
-		return "Failed"
-	}
-	return "Successful"
+// errorRatio is an analysis of the canary's error ratio on the fake
+// cluster's metrics: three measurements 20 seconds apart, the first after
+// 20 seconds of traffic, each of the last 20 seconds of requests, all of
+// which must be at most 5%.
+func errorRatio(c *fake.Cluster) analysis.Analysis {
+	return analysis.Analysis{Name: "error-ratio", Metrics: []analysis.Metric{{
+		Name:  "error-ratio",
+		Query: "{{.Revision}}",
+		Provider: analysis.Func(func(_ context.Context, q analysis.Query) (analysis.Result, error) {
+			ratio, ok := c.Metrics().ErrorRatio(q.Text, 20*time.Second)
+			return analysis.Result{Value: ratio, NoData: !ok}, nil
+		}),
+		InitialDelay: 20 * time.Second,
+		Interval:     20 * time.Second,
+		Count:        3,
+		Success:      analysis.Expr("result <= 0.05"),
+	}}}
 }
 
 func servedLine(s fake.Share) string {

@@ -1,0 +1,351 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/traffic"
+)
+
+// routing is one way of splitting the app's traffic, set up in a test's
+// namespace.
+type routing struct {
+	name string
+	// setup creates the router's objects; nil for none.
+	setup func(e *env)
+	// router builds the router on clients; nil for ReplicaRatio.
+	router func(cl strategy.Clients, ns string) traffic.Router
+	// weights reads, from the router's objects, the weight each Service
+	// gets, keyed by Service name.
+	weights func(e *env) map[string]int64
+}
+
+const httpRoute = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web}
+spec:
+  parentRefs: [{name: gateway}]
+  hostnames: [web.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs:
+    - {name: web-stable, port: 80, weight: 100}
+    - {name: web-canary, port: 80, weight: 0}
+`
+
+const virtualService = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  http:
+  - name: primary
+    route:
+    - {destination: {host: web-stable, port: {number: 80}}, weight: 100}
+    - {destination: {host: web-canary, port: {number: 80}}, weight: 0}
+`
+
+const trafficSplit = `
+apiVersion: split.smi-spec.io/v1alpha2
+kind: TrafficSplit
+metadata: {name: web}
+spec:
+  service: web
+  backends:
+  - {service: web-stable, weight: 100}
+  - {service: web-canary, weight: 0}
+`
+
+func primaryIngress() *networkingv1.Ingress {
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: appName},
+		Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{
+			Host: "web.example.com",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+				Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+					Name: stableSvc, Port: networkingv1.ServiceBackendPort{Number: 80}}},
+			}}}},
+		}}},
+	}
+}
+
+func key(ns string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: appName} }
+
+var routings = []routing{{
+	name: "ReplicaRatio",
+}, {
+	name:  "GatewayHTTPRoute",
+	setup: func(e *env) { e.create(traffic.HTTPRouteGVR, httpRoute) },
+	router: func(cl strategy.Clients, ns string) traffic.Router {
+		return traffic.NewGatewayHTTPRoute(cl, key(ns), stableSvc, canarySvc)
+	},
+	weights: func(e *env) map[string]int64 {
+		return e.weightsAt(traffic.HTTPRouteGVR, []string{"spec", "rules"}, "backendRefs", []string{"name"})
+	},
+}, {
+	name:  "IstioVirtualService",
+	setup: func(e *env) { e.create(traffic.VirtualServiceGVR, virtualService) },
+	router: func(cl strategy.Clients, ns string) traffic.Router {
+		return traffic.NewIstioVirtualService(cl, key(ns), nil, stableSvc, canarySvc)
+	},
+	weights: func(e *env) map[string]int64 {
+		return e.weightsAt(traffic.VirtualServiceGVR, []string{"spec", "http"}, "route", []string{"destination", "host"})
+	},
+}, {
+	name: "SMITrafficSplit",
+	setup: func(e *env) {
+		e.service(appName, "") // the root Service the TrafficSplit splits
+		e.create(traffic.TrafficSplitGVR, trafficSplit)
+	},
+	router: func(cl strategy.Clients, ns string) traffic.Router {
+		return traffic.NewSMITrafficSplit(cl, key(ns), appName, stableSvc, canarySvc)
+	},
+	weights: func(e *env) map[string]int64 {
+		u := e.get(traffic.TrafficSplitGVR)
+		backends, _, err := unstructured.NestedSlice(u.Object, "spec", "backends")
+		require.NoError(e.t, err)
+		return backendWeights(e.t, backends, []string{"service"})
+	},
+}, {
+	name: "NGINXIngress",
+	setup: func(e *env) {
+		_, err := e.kube.NetworkingV1().Ingresses(e.ns).Create(e.ctx, primaryIngress(), metav1.CreateOptions{})
+		require.NoError(e.t, err)
+	},
+	router: func(cl strategy.Clients, ns string) traffic.Router {
+		r := traffic.NewNGINXIngress(cl, key(ns), canarySvc)
+		r.StableService = stableSvc
+		return r
+	},
+	weights: func(e *env) map[string]int64 {
+		// The primary Ingress sends everything to stable; the canary
+		// Ingress takes its canary-weight share of it.
+		ingresses := e.kube.NetworkingV1().Ingresses(e.ns)
+		primary, err := ingresses.Get(e.ctx, appName, metav1.GetOptions{})
+		require.NoError(e.t, err)
+		require.Equal(e.t, stableSvc, primary.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name, "the primary Ingress is never written")
+		w := int64(0)
+		c, err := ingresses.Get(e.ctx, appName+"-canary", metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			require.NoError(e.t, err)
+		default:
+			require.Equal(e.t, "true", c.Annotations[traffic.NGINXCanary])
+			require.Equal(e.t, canarySvc, c.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name)
+			w, err = strconv.ParseInt(c.Annotations[traffic.NGINXCanaryWeight], 10, 64)
+			require.NoError(e.t, err, "canary-weight annotation")
+		}
+		return map[string]int64{stableSvc: 100 - w, canarySvc: w}
+	},
+}}
+
+func routingNamed(name string) routing {
+	for _, r := range routings {
+		if r.name == name {
+			return r
+		}
+	}
+	panic("no routing " + name)
+}
+
+// get reads the router's custom resource, named after the app.
+func (e *env) get(gvr schema.GroupVersionResource) *unstructured.Unstructured {
+	e.t.Helper()
+	u, err := e.clients.Dynamic.Resource(gvr).Namespace(e.ns).Get(e.ctx, appName, metav1.GetOptions{})
+	require.NoError(e.t, err)
+	return u
+}
+
+// weightsAt reads the weights of the router's custom resource: the list at
+// rules holds rules whose field backends lists backends, each named at
+// name. Every rule must give the same weights.
+func (e *env) weightsAt(gvr schema.GroupVersionResource, rules []string, backends string, name []string) map[string]int64 {
+	e.t.Helper()
+	list, _, err := unstructured.NestedSlice(e.get(gvr).Object, rules...)
+	require.NoError(e.t, err)
+	require.NotEmpty(e.t, list)
+	var out map[string]int64
+	for i, r := range list {
+		bs, _, err := unstructured.NestedSlice(r.(map[string]any), backends)
+		require.NoError(e.t, err)
+		got := backendWeights(e.t, bs, name)
+		if out != nil {
+			require.Equal(e.t, out, got, "rule %d", i)
+		}
+		out = got
+	}
+	return out
+}
+
+func backendWeights(t testing.TB, backends []any, name []string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, b := range backends {
+		m := b.(map[string]any)
+		n, _, _ := unstructured.NestedString(m, name...)
+		w, ok, err := unstructured.NestedInt64(m, "weight")
+		require.NoError(t, err)
+		require.True(t, ok, "backend %s has a weight", n)
+		out[n] = w
+	}
+	return out
+}
+
+// create creates a custom resource from YAML in the test's namespace.
+func (e *env) create(gvr schema.GroupVersionResource, doc string) {
+	e.t.Helper()
+	_, err := e.clients.Dynamic.Resource(gvr).Namespace(e.ns).Create(e.ctx, parse(e.t, []byte(doc)), metav1.CreateOptions{})
+	require.NoError(e.t, err)
+}
+
+func parse(tb testing.TB, doc []byte) *unstructured.Unstructured {
+	tb.Helper()
+	js, err := yaml.YAMLToJSON(doc)
+	require.NoError(tb, err)
+	u := &unstructured.Unstructured{}
+	require.NoError(tb, u.UnmarshalJSON(js))
+	return u
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// gatewayModule is the folder of the sigs.k8s.io/gateway-api module that
+// this module requires, as the go command resolves it.
+var gatewayModule = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the gateway-api module: %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("the gateway-api module is not downloaded (go mod download sigs.k8s.io/gateway-api)")
+	}
+	return dir, nil
+})
+
+// crdFiles are the CRD manifests the routers need: the HTTPRoute CRD of the
+// gateway-api release (its standard channel), and the Istio and SMI CRDs of
+// strategy/traffic's test data.
+func crdFiles(tb testing.TB) []string {
+	tb.Helper()
+	gw, err := gatewayModule()
+	require.NoError(tb, err)
+	testdata := filepath.Join("..", "..", "strategy", "traffic", "testdata")
+	return []string{
+		filepath.Join(gw, "config", "crd", "standard", "gateway.networking.k8s.io_httproutes.yaml"),
+		filepath.Join(testdata, "istio-virtualservice-crd.yaml"),
+		filepath.Join(testdata, "smi-trafficsplit-crd.yaml"),
+	}
+}
+
+// crds guards installing the CRDs: tests that run in parallel wait for one
+// install.
+var crds struct {
+	sync.Mutex
+	done bool
+}
+
+// installCRDs creates the routers' CRDs and waits, on a watch, until each
+// is Established; once per control plane.
+func installCRDs(tb testing.TB, ctx context.Context, cfg *rest.Config) {
+	tb.Helper()
+	crds.Lock()
+	defer crds.Unlock()
+	if crds.done {
+		return
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(tb, err)
+	for _, f := range crdFiles(tb) {
+		data, err := os.ReadFile(f)
+		require.NoError(tb, err)
+		crd := parse(tb, data)
+		_, err = dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			require.NoError(tb, err, "creating CRD %s", crd.GetName())
+		}
+		require.NoError(tb, waitEstablished(ctx, dyn, crd.GetName()), "CRD %s", crd.GetName())
+	}
+	crds.done = true
+}
+
+// waitEstablished waits, on a watch of the CRD, until it has condition
+// Established=True or ctx ends.
+func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
+	res := dyn.Resource(crdGVR)
+	for {
+		u, err := res.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if established(u) {
+			return nil
+		}
+		w, err := res.Watch(ctx, metav1.ListOptions{
+			FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
+			ResourceVersion: u.GetResourceVersion(),
+		})
+		if err != nil {
+			return err
+		}
+		done := func() bool {
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return false
+				case ev, ok := <-w.ResultChan():
+					if !ok || ev.Type == watch.Error {
+						return false // get and watch again
+					}
+					if u, ok := ev.Object.(*unstructured.Unstructured); ok && established(u) {
+						return true
+					}
+				}
+			}
+		}()
+		if done {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for CRD %s to be Established: %w", name, ctx.Err())
+		}
+	}
+}
+
+func established(u *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == "Established" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}

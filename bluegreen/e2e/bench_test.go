@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -16,108 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
-
-// requestCounter counts the API requests of the clients built from a
-// rest.Config it wraps, by verb and by verb and resource.
-type requestCounter struct {
-	mu          sync.Mutex
-	byVerb      map[string]int
-	byVerbRes   map[string]int
-	total       int
-	watchOpened int
-}
-
-func newRequestCounter() *requestCounter {
-	return &requestCounter{byVerb: map[string]int{}, byVerbRes: map[string]int{}}
-}
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// wrap returns cfg with every request counted.
-func (c *requestCounter) wrap(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			verb, res := classify(r)
-			c.mu.Lock()
-			c.byVerb[verb]++
-			c.byVerbRes[verb+" "+res]++
-			c.total++
-			c.mu.Unlock()
-			return rt.RoundTrip(r)
-		})
-	})
-	return cfg
-}
-
-// snapshot returns the counts so far and starts again from zero.
-func (c *requestCounter) snapshot() (byVerb, byVerbRes map[string]int, total int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byVerb, byVerbRes, total = c.byVerb, c.byVerbRes, c.total
-	c.byVerb, c.byVerbRes, c.total = map[string]int{}, map[string]int{}, 0
-	return byVerb, byVerbRes, total
-}
-
-// classify names a request's Kubernetes verb and resource from its method
-// and path, as the API server's request info does for the common cases.
-func classify(r *http.Request) (verb, resource string) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	var rest []string
-	switch {
-	case len(parts) >= 2 && parts[0] == "api":
-		rest = parts[2:]
-	case len(parts) >= 3 && parts[0] == "apis":
-		rest = parts[3:]
-	}
-	if len(rest) == 0 {
-		return "discovery", r.URL.Path
-	}
-	if rest[0] == "namespaces" && len(rest) >= 3 {
-		rest = rest[2:]
-	}
-	resource = rest[0]
-	if len(rest) >= 3 {
-		resource += "/" + rest[2] // subresource
-	}
-	collection := len(rest) == 1
-	q := r.URL.Query()
-	switch r.Method {
-	case http.MethodGet:
-		switch {
-		case q.Get("watch") == "true" || q.Get("watch") == "1":
-			verb = "watch"
-		case collection:
-			verb = "list"
-		default:
-			verb = "get"
-		}
-	case http.MethodPost:
-		verb = "create"
-	case http.MethodPut:
-		verb = "update"
-	case http.MethodPatch:
-		verb = "patch"
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/apply-patch") {
-			verb = "apply"
-		}
-	case http.MethodDelete:
-		verb = "delete"
-		if collection {
-			verb = "deletecollection"
-		}
-	default:
-		verb = strings.ToLower(r.Method)
-	}
-	return verb, resource
-}
 
 // timeline follows the app's pods and its active Service with watches of its
 // own and notes when each slot's pods of a revision were all Ready and when
@@ -272,8 +174,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func BenchmarkSwitchLatency(b *testing.B) {
 	const rollouts = 20
 	e := newEnv(b)
-	counter := newRequestCounter()
-	clients, err := strategy.NewClients(counter.wrap(e.cfg))
+	counter := e2ekit.NewRequestCounter()
+	clients, err := strategy.NewClients(counter.Wrap(e.cfg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -283,7 +185,7 @@ func BenchmarkSwitchLatency(b *testing.B) {
 	if _, err := s.Run(e.ctx, e.release("r0")); err != nil {
 		b.Fatal(err)
 	}
-	counter.snapshot()
+	counter.Snapshot()
 
 	var lat []time.Duration
 	var took []time.Duration
@@ -309,7 +211,7 @@ func BenchmarkSwitchLatency(b *testing.B) {
 			if res.Phase != strategy.PhaseSucceeded {
 				b.Fatalf("release %s ended %s", rev, res.Phase)
 			}
-			bv, bvr, t := counter.snapshot()
+			bv, bvr, t := counter.Snapshot()
 			for k, v := range bv {
 				verbs[k] += v
 			}
@@ -318,7 +220,7 @@ func BenchmarkSwitchLatency(b *testing.B) {
 			}
 			total += t
 			// The Service watch may trail Run by an event: wait for it.
-			if err := e.eps.waitFor(e.ctx, "slot "+slot+" serves", func(s sample) bool { return s.BySlot[slot] == replicas && s.Ready == replicas }); err != nil {
+			if err := e.eps.WaitFor(e.ctx, "slot "+slot+" serves", func(s e2ekit.Sample) bool { return s.BySlot[slot] == replicas && s.Ready == replicas }); err != nil {
 				b.Fatal(err)
 			}
 			d, err := tl.latency(slot, rev, start)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -78,10 +79,10 @@ func TestRolloutV1ThenV2(t *testing.T) {
 	blue, err := e.kube.AppsV1().Deployments(e.app.Namespace).Get(e.ctx, "web-blue", metav1.GetOptions{})
 	require.NoError(t, err)
 
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	res := e.run(s, "v2")
 	e.servesOnly(bluegreen.Green)
-	p.check(t, "switch v1 -> v2", replicas)
+	p.Check(t, "switch v1 -> v2", replicas)
 	assert.Equal(t, "v2", res.Stable)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 3, 3, 3}, Active: "green", Preview: "green",
 		Phase: strategy.PhaseSucceeded, Revision: "v2", Stable: "v2"}, e.observe(), "the rollback window keeps the old slot running")
@@ -131,10 +132,10 @@ func TestRollbackWindowZeroScalesOldSlotDown(t *testing.T) {
 	e.run(s, "v1")
 	e.servesOnly(bluegreen.Blue)
 
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	e.run(s, "v2")
 	got := e.observe()
-	p.check(t, "switch v1 -> v2, old slot scaled down after 1s", replicas)
+	p.Check(t, "switch v1 -> v2, old slot scaled down after 1s", replicas)
 	e.servesOnly(bluegreen.Green)
 	assert.Equal(t, endState{Blue: slotState{"v1", 0, 0, 0}, Green: slotState{"v2", 3, 3, 3}, Active: "green", Preview: "green",
 		Phase: strategy.PhaseSucceeded, Revision: "v2", Stable: "v2"}, got)
@@ -146,35 +147,35 @@ func TestManualPromotion(t *testing.T) {
 	spec := baseSpec()
 	spec.ManualPromotion = true
 	s := e.strategy(spec)
-	preview := watchEndpoints(t, e.ctx, e.kube, e.app.Namespace, appName, appName+"-preview")
+	preview := e2ekit.WatchEndpoints(t, e.ctx, e.kube, e.app.Namespace, appName, appName+"-preview")
 
 	// The first release pauses too; the active Service had no slot in its
 	// selector before, so it may already reach the new pods.
 	done := e.start(s, "v1")
 	e.waitPhase(strategy.PhasePaused)
-	require.NoError(t, preview.waitFor(e.ctx, "preview on blue", func(s sample) bool { return s.BySlot[bluegreen.Blue] == replicas }))
-	t.Logf("first release paused before Promote: active Service endpoints %s", e.eps.since(e.eps.mark())[0])
+	require.NoError(t, preview.WaitFor(e.ctx, "preview on blue", func(s e2ekit.Sample) bool { return s.BySlot[bluegreen.Blue] == replicas }))
+	t.Logf("first release paused before Promote: active Service endpoints %s", e.eps.Since(e.eps.Mark())[0])
 	require.NoError(t, e.control.Promote(e.ctx, e.app))
 	require.NoError(t, e.await(done).err)
 	e.servesOnly(bluegreen.Blue)
 
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	done = e.start(s, "v2")
 	e.waitPhase(strategy.PhasePaused)
-	require.NoError(t, preview.waitFor(e.ctx, "preview on green", func(s sample) bool {
+	require.NoError(t, preview.WaitFor(e.ctx, "preview on green", func(s e2ekit.Sample) bool {
 		return s.Ready == replicas && s.BySlot[bluegreen.Green] == replicas
 	}), "the preview Service reaches the new slot while paused")
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 3, 3, 3}, Active: "blue", Preview: "green",
 		Phase: strategy.PhasePaused, Revision: "v2", Stable: "v1"}, e.observe(), "paused: traffic stays on the live slot, the preview reaches the new one")
 	e.servesOnly(bluegreen.Blue)
-	assert.Zero(t, e.eps.since(p.from)[len(e.eps.since(p.from))-1].BySlot[bluegreen.Green], "no new pod takes traffic before Promote")
+	assert.Zero(t, p.Samples()[len(p.Samples())-1].BySlot[bluegreen.Green], "no new pod takes traffic before Promote")
 
 	require.NoError(t, e.control.Promote(e.ctx, e.app))
 	o := e.await(done)
 	require.NoError(t, o.err)
 	assert.Equal(t, strategy.PhaseSucceeded, o.res.Phase)
 	e.servesOnly(bluegreen.Green)
-	p.check(t, "manual promotion v1 -> v2", replicas)
+	p.Check(t, "manual promotion v1 -> v2", replicas)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 3, 3, 3}, Active: "green", Preview: "green",
 		Phase: strategy.PhaseSucceeded, Revision: "v2", Stable: "v2"}, e.observe())
 }
@@ -187,7 +188,7 @@ func TestAbortByRequest(t *testing.T) {
 	e.servesOnly(bluegreen.Blue)
 
 	spec.ManualPromotion = true
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	done := e.start(e.strategy(spec), "v2")
 	e.waitPhase(strategy.PhasePaused)
 	require.NoError(t, e.control.Abort(e.ctx, e.app))
@@ -199,7 +200,7 @@ func TestAbortByRequest(t *testing.T) {
 	assert.Contains(t, o.res.Message, "aborted by operator")
 	assert.Equal(t, "v1", o.res.Stable)
 	got := e.observe()
-	p.check(t, "abort of v2 while paused", replicas)
+	p.Check(t, "abort of v2 while paused", replicas)
 	e.servesOnly(bluegreen.Blue)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 0, 0, 0}, Active: "blue", Preview: "green",
 		Phase: strategy.PhaseAborted, Revision: "v2", Stable: "v1"}, got)
@@ -214,14 +215,14 @@ func TestFailedPrePromotionCheckAborts(t *testing.T) {
 	var checks checkLog
 	spec := baseSpec()
 	spec.PrePromotion = []strategy.Check{checks.check("smoke", errors.New("GET /healthz returned 500"))}
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	res, err := e.strategy(spec).Run(e.ctx, e.release("v2"))
 	require.ErrorIs(t, err, strategy.ErrAnalysisFailed)
 	require.NotNil(t, res)
 	assert.Equal(t, strategy.PhaseAborted, res.Phase)
 	assert.Contains(t, res.Message, "check smoke failed: GET /healthz returned 500")
 	got := e.observe()
-	p.check(t, "failed pre-promotion check of v2", replicas)
+	p.Check(t, "failed pre-promotion check of v2", replicas)
 	e.servesOnly(bluegreen.Blue)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 0, 0, 0}, Active: "blue", Preview: "green",
 		Phase: strategy.PhaseAborted, Revision: "v2", Stable: "v1"}, got)
@@ -248,7 +249,7 @@ func TestUndoInsideRollbackWindow(t *testing.T) {
 	require.NoError(t, err)
 	ran := checks.count()
 
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	start := time.Now()
 	res, err := s.Undo(e.ctx, e.app, "v1")
 	took := time.Since(start)
@@ -257,7 +258,7 @@ func TestUndoInsideRollbackWindow(t *testing.T) {
 	assert.Equal(t, "v1", res.Revision)
 	assert.Equal(t, "v1", res.Stable)
 	e.servesOnly(bluegreen.Blue)
-	p.check(t, "undo to v1 inside the window", replicas)
+	p.Check(t, "undo to v1 inside the window", replicas)
 	t.Logf("Undo took %s", took)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 3, 3, 3}, Active: "blue", Preview: "blue",
 		Phase: strategy.PhaseSucceeded, Revision: "v1", Stable: "v1"}, e.observe())
@@ -284,7 +285,7 @@ func TestNeverReadyRevisionMissesProgressDeadline(t *testing.T) {
 	spec.ProgressDeadline = 3 * time.Second
 	bad := e.release("v2")
 	bad.Workload.Spec.Template.Spec.NodeSelector = map[string]string{"switchyard.dev/no-such-node": "true"}
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	start := time.Now()
 	res, err := e.strategy(spec).Run(e.ctx, bad)
 	took := time.Since(start)
@@ -295,7 +296,7 @@ func TestNeverReadyRevisionMissesProgressDeadline(t *testing.T) {
 	assert.GreaterOrEqual(t, took, spec.ProgressDeadline, "aborted only after the deadline")
 	t.Logf("Run returned after %s: %s", took, res.Message)
 	got := e.observe()
-	p.check(t, "revision never Ready", replicas)
+	p.Check(t, "revision never Ready", replicas)
 	e.servesOnly(bluegreen.Blue)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 0, 0, 0}, Active: "blue", Preview: "green",
 		Phase: strategy.PhaseAborted, Revision: "v2", Stable: "v1"}, got)

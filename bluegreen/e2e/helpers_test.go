@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -43,7 +44,7 @@ type env struct {
 	kube    kubernetes.Interface
 	app     types.NamespacedName
 	control *strategy.Control
-	eps     *endpointWatcher // the active Service's endpoints
+	eps     *e2ekit.EndpointWatcher // the active Service's endpoints
 	pods    *objcache.Cache[*corev1.Pod]
 	deploys *objcache.Cache[*appsv1.Deployment]
 }
@@ -67,7 +68,7 @@ func newEnv(t testing.TB) *env {
 	require.NoError(t, err)
 	e := &env{t: t, ctx: ctx, cfg: cfg, clients: clients, kube: kube, app: types.NamespacedName{Namespace: ns, Name: appName},
 		control: strategy.NewControl(kube, strategy.WithIdentity("operator"))}
-	e.eps = watchEndpoints(t, ctx, kube, ns, appName, appName)
+	e.eps = e2ekit.WatchEndpoints(t, ctx, kube, ns, appName, appName)
 	pods, deps := kube.CoreV1().Pods(ns), kube.AppsV1().Deployments(ns)
 	e.pods = objcache.New[*corev1.Pod](objcache.For(pods.List, pods.Watch), clock.RealClock{})
 	e.deploys = objcache.New[*appsv1.Deployment](objcache.For(deps.List, deps.Watch), clock.RealClock{})
@@ -269,7 +270,7 @@ func (e *env) observe() endState {
 // the workload's pods in slot.
 func (e *env) servesOnly(slot string) {
 	e.t.Helper()
-	err := e.eps.waitFor(e.ctx, "only slot "+slot, func(s sample) bool {
+	err := e.eps.WaitFor(e.ctx, "only slot "+slot, func(s e2ekit.Sample) bool {
 		return s.Ready == replicas && s.BySlot[slot] == replicas
 	})
 	require.NoError(e.t, err)

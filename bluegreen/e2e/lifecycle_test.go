@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -41,21 +42,6 @@ func (e *env) waitStatus(what string, cond func(*strategy.Status) bool) *strateg
 		return true
 	}, records)
 	return got
-}
-
-// firstFull returns the period of the watcher's record from the first sample
-// after which cond held throughout, having waited for
-// one on the watch: the moment the Service was fully served.
-func (e *env) firstFull(cond func(sample) bool) period {
-	e.t.Helper()
-	require.NoError(e.t, e.eps.waitFor(e.ctx, "the Service fully served", cond))
-	ss := e.eps.since(0)
-	for i := len(ss) - 1; i >= 0; i-- {
-		if !cond(ss[i]) {
-			return period{w: e.eps, from: i + 1}
-		}
-	}
-	return period{w: e.eps, from: 0}
 }
 
 // slotGeneration returns the generation of slot's Deployment.
@@ -149,7 +135,10 @@ func TestAdoptionOfPlainDeployment(t *testing.T) {
 	require.NoError(t, err)
 	// The Service serves the plain Deployment's three pods: from then on it
 	// must never have fewer than three ready endpoints.
-	p := e.firstFull(func(s sample) bool { return s.BySlot["other"] == replicas && s.Ready == replicas })
+	p, err := e.eps.FullyServed(e.ctx, "the Service fully served", func(s e2ekit.Sample) bool {
+		return s.BySlot["other"] == replicas && s.Ready == replicas
+	})
+	require.NoError(t, err)
 	e.until("the plain Deployment to be available", func() bool {
 		d, ok := e.deploys.Get(e.app.Namespace, appName)
 		return ok && d.Status.AvailableReplicas == replicas && d.Status.ObservedGeneration >= d.Generation
@@ -172,7 +161,7 @@ func TestAdoptionOfPlainDeployment(t *testing.T) {
 		return true
 	}, e.pods)
 	e.servesOnly(bluegreen.Blue)
-	low := p.check(t, "adoption of a plain Deployment by v1", replicas)
+	low := p.Check(t, "adoption of a plain Deployment by v1", replicas)
 	t.Logf("adoption: minimum ready endpoints %d", low)
 
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Active: "blue", Preview: "blue",
@@ -229,7 +218,7 @@ func TestNewReleaseMidFlight(t *testing.T) {
 
 	spec := baseSpec()
 	spec.ManualPromotion = true
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	first := e.start(e.strategy(spec, strategy.WithIdentity("driver-a")), "v2")
 	e.waitStatus("v2 paused", func(st *strategy.Status) bool {
 		return st.Revision == "v2" && st.Phase == strategy.PhasePaused
@@ -255,7 +244,7 @@ func TestNewReleaseMidFlight(t *testing.T) {
 	assert.Equal(t, blueGen, e.slotGeneration(bluegreen.Blue), "the live slot's Deployment was never changed")
 	assert.ElementsMatch(t, bluePods, e.podUIDs(bluegreen.Blue), "the live slot's pods were never replaced")
 	e.servesOnly(bluegreen.Blue)
-	for _, s := range e.eps.since(p.from) {
+	for _, s := range p.Samples() {
 		require.Zero(t, s.BySlot[bluegreen.Green], "no green pod takes traffic before Promote: %s", s)
 	}
 	active, preview := e.selectors()
@@ -270,7 +259,7 @@ func TestNewReleaseMidFlight(t *testing.T) {
 	assert.Equal(t, "v3", o.res.Stable)
 	e.servesOnly(bluegreen.Green)
 	got := e.observe()
-	low := p.check(t, "v3 replaces v2 mid-flight, then promoted", replicas)
+	low := p.Check(t, "v3 replaces v2 mid-flight, then promoted", replicas)
 	t.Logf("mid-flight replacement: minimum ready endpoints %d", low)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v3", 3, 3, 3}, Active: "green", Preview: "green",
 		Phase: strategy.PhaseSucceeded, Revision: "v3", Stable: "v3"}, got)
@@ -299,7 +288,7 @@ func TestUndoOutsideRollbackWindow(t *testing.T) {
 	require.Equal(t, endState{Blue: slotState{"v1", 0, 0, 0}, Green: slotState{"v2", 3, 3, 3}, Active: "green", Preview: "green",
 		Phase: strategy.PhaseSucceeded, Revision: "v2", Stable: "v2"}, e.observe(), "outside the window blue is scaled down")
 
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	start := time.Now()
 	res, err := s.Undo(e.ctx, e.app, "v1")
 	took := time.Since(start)
@@ -309,7 +298,7 @@ func TestUndoOutsideRollbackWindow(t *testing.T) {
 	assert.Equal(t, "v1", res.Stable)
 	e.servesOnly(bluegreen.Blue)
 	got := e.observe()
-	low := p.check(t, "undo to v1 outside the window", replicas)
+	low := p.Check(t, "undo to v1 outside the window", replicas)
 	t.Logf("undo outside the window: minimum ready endpoints %d; Undo took %s", low, took)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 0, 0, 0}, Active: "blue", Preview: "blue",
 		Phase: strategy.PhaseSucceeded, Revision: "v1", Stable: "v1"}, got)
@@ -346,7 +335,7 @@ func TestRetryAfterFailedCheck(t *testing.T) {
 	}}}
 	s := e.strategy(spec)
 
-	p := e.eps.begin()
+	p := e.eps.Begin()
 	res, err := s.Run(e.ctx, e.release("v2"))
 	require.ErrorIs(t, err, strategy.ErrAnalysisFailed)
 	require.NotNil(t, res)
@@ -375,7 +364,7 @@ func TestRetryAfterFailedCheck(t *testing.T) {
 	assert.Equal(t, "v2", res.Stable)
 	e.servesOnly(bluegreen.Green)
 	got := e.observe()
-	low := p.check(t, "failed check, Retry, then v2 again", replicas)
+	low := p.Check(t, "failed check, Retry, then v2 again", replicas)
 	t.Logf("retry: minimum ready endpoints %d", low)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3, 3}, Green: slotState{"v2", 3, 3, 3}, Active: "green", Preview: "green",
 		Phase: strategy.PhaseSucceeded, Revision: "v2", Stable: "v2"}, got)

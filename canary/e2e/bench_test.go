@@ -2,115 +2,17 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/canary"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
-
-// requestCounter counts the API requests of the clients built from a
-// rest.Config it wraps, by verb and by verb and resource.
-type requestCounter struct {
-	mu        sync.Mutex
-	byVerb    map[string]int
-	byVerbRes map[string]int
-	total     int
-}
-
-func newRequestCounter() *requestCounter {
-	return &requestCounter{byVerb: map[string]int{}, byVerbRes: map[string]int{}}
-}
-
-type roundTripperFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// wrap returns cfg with every request counted.
-func (c *requestCounter) wrap(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			verb, res := classify(r)
-			c.mu.Lock()
-			c.byVerb[verb]++
-			c.byVerbRes[verb+" "+res]++
-			c.total++
-			c.mu.Unlock()
-			return rt.RoundTrip(r)
-		})
-	})
-	return cfg
-}
-
-// snapshot returns the counts so far and starts again from zero.
-func (c *requestCounter) snapshot() (byVerb, byVerbRes map[string]int, total int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byVerb, byVerbRes, total = c.byVerb, c.byVerbRes, c.total
-	c.byVerb, c.byVerbRes, c.total = map[string]int{}, map[string]int{}, 0
-	return byVerb, byVerbRes, total
-}
-
-// classify names a request's Kubernetes verb and resource from its method
-// and path, as the API server's request info does for the common cases.
-func classify(r *http.Request) (verb, resource string) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	var rest []string
-	switch {
-	case len(parts) >= 2 && parts[0] == "api":
-		rest = parts[2:]
-	case len(parts) >= 3 && parts[0] == "apis":
-		rest = parts[3:]
-	}
-	if len(rest) == 0 {
-		return "discovery", r.URL.Path
-	}
-	if rest[0] == "namespaces" && len(rest) >= 3 {
-		rest = rest[2:]
-	}
-	resource = rest[0]
-	if len(rest) >= 3 {
-		resource += "/" + rest[2] // subresource
-	}
-	collection := len(rest) == 1
-	q := r.URL.Query()
-	switch r.Method {
-	case http.MethodGet:
-		switch {
-		case q.Get("watch") == "true" || q.Get("watch") == "1":
-			verb = "watch"
-		case collection:
-			verb = "list"
-		default:
-			verb = "get"
-		}
-	case http.MethodPost:
-		verb = "create"
-	case http.MethodPut:
-		verb = "update"
-	case http.MethodPatch:
-		verb = "patch"
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/apply-patch") {
-			verb = "apply"
-		}
-	case http.MethodDelete:
-		verb = "delete"
-		if collection {
-			verb = "deletecollection"
-		}
-	default:
-		verb = strings.ToLower(r.Method)
-	}
-	return verb, resource
-}
 
 // benchSteps is a 6-step canary with two pauses of benchPause.
 const benchPause = time.Second
@@ -135,8 +37,8 @@ func BenchmarkStepOverhead(b *testing.B) {
 func benchStepOverhead(b *testing.B, r routing) {
 	const canaries = 3
 	e := newEnv(b, r)
-	counter := newRequestCounter()
-	clients, err := strategy.NewClients(counter.wrap(e.cfg))
+	counter := e2ekit.NewRequestCounter()
+	clients, err := strategy.NewClients(counter.Wrap(e.cfg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -155,7 +57,7 @@ func benchStepOverhead(b *testing.B, r routing) {
 	if _, err := s.Run(e.ctx, e.release("r0")); err != nil {
 		b.Fatal(err)
 	}
-	counter.snapshot()
+	counter.Snapshot()
 	ev.reset()
 
 	var took []time.Duration
@@ -175,7 +77,7 @@ func benchStepOverhead(b *testing.B, r routing) {
 			if res.Phase != strategy.PhaseSucceeded {
 				b.Fatalf("release %s ended %s", rev, res.Phase)
 			}
-			bv, bvr, t := counter.snapshot()
+			bv, bvr, t := counter.Snapshot()
 			for k, v := range bv {
 				verbs[k] += v
 			}

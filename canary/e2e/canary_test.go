@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/canary"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -47,7 +48,7 @@ func (e *env) checkWeight(t *testing.T, percent int32) {
 	assert.Equal(t, canarySize, size, "canary slot size at %d%%", percent)
 
 	if e.r.router == nil {
-		err := e.eps.waitFor(ctx, "the split of the shared Service", func(x sample) bool {
+		err := e.eps.WaitFor(ctx, "the split of the shared Service", func(x e2ekit.Sample) bool {
 			return x.BySlot[canary.Green] == int(canarySize) && x.BySlot[canary.Blue] == int(stableSize)
 		})
 		assert.NoError(t, err)
@@ -60,10 +61,10 @@ func (e *env) checkWeight(t *testing.T, percent int32) {
 	w, err := e.r.router(e.clients, e.ns).Weight(e.ctx)
 	require.NoError(t, err)
 	assert.Equal(t, percent, w)
-	assert.NoError(t, e.canaryEps.waitFor(ctx, "the canary Service on the canary's pods", func(x sample) bool {
+	assert.NoError(t, e.canaryEps.WaitFor(ctx, "the canary Service on the canary's pods", func(x e2ekit.Sample) bool {
 		return x.BySlot[canary.Green] == int(canarySize) && x.Ready == int(canarySize)
 	}))
-	last := e.eps.since(0)
+	last := e.eps.Since(0)
 	assert.Zero(t, last[len(last)-1].BySlot[canary.Green], "the stable Service reaches no canary pod")
 }
 
@@ -105,7 +106,7 @@ func TestFullCanary(t *testing.T) {
 			assert.Equal(t, "v2", o.res.Stable)
 			got := e.observe()
 			e.servesOnly(canary.Green)
-			p.check(t, "full canary of v2", replicas)
+			p.Check(t, "full canary of v2", replicas)
 
 			want := endState{Blue: slotState{"v1", 0, 0, 0}, Green: slotState{"v2", replicas, replicas, replicas},
 				Phase: strategy.PhaseSucceeded, Revision: "v2", StableRev: "v2"}
@@ -128,7 +129,7 @@ func TestFullCanary(t *testing.T) {
 			if r.router != nil {
 				promoted, _ := ev.step("promote")
 				require.False(t, promoted.IsZero())
-				for _, s := range p.samples() {
+				for _, s := range p.Samples() {
 					if s.At.Before(promoted) {
 						assert.Zero(t, s.BySlot[canary.Green], "the stable Service reached a canary pod before promotion: %s", s)
 					}
@@ -170,7 +171,7 @@ func TestAbortWhilePaused(t *testing.T) {
 
 			got := e.observe()
 			e.servesOnly(canary.Blue)
-			p.check(t, "abort of v2 while paused", replicas)
+			p.Check(t, "abort of v2 while paused", replicas)
 			want := endState{Blue: slotState{"v1", replicas, replicas, replicas}, Green: slotState{"v2", 0, 0, 0},
 				Phase: strategy.PhaseAborted, Revision: "v2", StableRev: "v1"}
 			if r.router != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -52,10 +53,10 @@ type env struct {
 	clients strategy.Clients // not counted; the benchmark builds its own
 	kube    kubernetes.Interface
 	control *strategy.Control
-	eps     *endpointWatcher // the stable Service's endpoints
+	eps     *e2ekit.EndpointWatcher // the stable Service's endpoints
 	// canaryEps follows the canary Service's endpoints; nil without a
 	// router.
-	canaryEps *endpointWatcher
+	canaryEps *e2ekit.EndpointWatcher
 	pods      *objcache.Cache[*corev1.Pod]
 	deploys   *objcache.Cache[*appsv1.Deployment]
 }
@@ -90,9 +91,9 @@ func newEnv(tb testing.TB, r routing) *env {
 	if r.setup != nil {
 		r.setup(e)
 	}
-	e.eps = watchEndpoints(tb, ctx, kube, ns, appName, e.stableService())
+	e.eps = e2ekit.WatchEndpoints(tb, ctx, kube, ns, appName, e.stableService())
 	if r.router != nil {
-		e.canaryEps = watchEndpoints(tb, ctx, kube, ns, appName, canarySvc)
+		e.canaryEps = e2ekit.WatchEndpoints(tb, ctx, kube, ns, appName, canarySvc)
 	}
 	pods, deps := kube.CoreV1().Pods(ns), kube.AppsV1().Deployments(ns)
 	e.pods = objcache.New[*corev1.Pod](objcache.For(pods.List, pods.Watch), clock.RealClock{})
@@ -165,12 +166,12 @@ func (e *env) strategy(spec canary.Spec, opts ...strategy.Option) *canary.Strate
 // install releases v1, which goes straight to full size on slot blue, and
 // returns the period of the endpoint record from the moment v1 fully
 // serves the stable Service.
-func (e *env) install(spec canary.Spec) period {
+func (e *env) install(spec canary.Spec) e2ekit.Period {
 	e.t.Helper()
 	res, err := e.strategy(spec).Run(e.ctx, e.release("v1"))
 	require.NoError(e.t, err, "release v1")
 	require.Equal(e.t, strategy.PhaseSucceeded, res.Phase)
-	p, err := e.eps.fullyServed(e.ctx, "v1 on slot blue", func(s sample) bool {
+	p, err := e.eps.FullyServed(e.ctx, "v1 on slot blue", func(s e2ekit.Sample) bool {
 		return s.Ready == replicas && s.BySlot[canary.Blue] == replicas
 	})
 	require.NoError(e.t, err)
@@ -315,7 +316,7 @@ func (e *env) observe() endState {
 // the workload's pods in slot.
 func (e *env) servesOnly(slot string) {
 	e.t.Helper()
-	require.NoError(e.t, e.eps.waitFor(e.ctx, "only slot "+slot, func(s sample) bool {
+	require.NoError(e.t, e.eps.WaitFor(e.ctx, "only slot "+slot, func(s e2ekit.Sample) bool {
 		return s.Ready == replicas && s.BySlot[slot] == replicas
 	}))
 }

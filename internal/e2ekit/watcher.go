@@ -1,4 +1,8 @@
-package e2e
+// Package e2ekit holds what the real-control-plane suites share: a watcher
+// that follows a Service's EndpointSlices on its own list and watch,
+// independent of the strategy under test, and a counter of API requests by
+// verb and resource.
+package e2ekit
 
 import (
 	"context"
@@ -15,11 +19,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"github.com/switchyard-dev/switchyard/canary"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 )
 
-// sample is what a Service's EndpointSlices held after one change.
-type sample struct {
+// Sample is what a Service's EndpointSlices held after one change.
+type Sample struct {
 	At    time.Time
 	Event string // "list" or the watch event and slice
 	// Ready counts distinct ready endpoints over all slices; BySlot splits
@@ -28,29 +32,29 @@ type sample struct {
 	BySlot map[string]int
 }
 
-func (s sample) String() string {
+func (s Sample) String() string {
 	return fmt.Sprintf("%s %-28s ready=%d blue=%d green=%d other=%d", s.At.Format("15:04:05.000"), s.Event,
-		s.Ready, s.BySlot[canary.Blue], s.BySlot[canary.Green], s.BySlot["other"])
+		s.Ready, s.BySlot[slots.Blue], s.BySlot[slots.Green], s.BySlot["other"])
 }
 
-// endpointWatcher follows one Service's EndpointSlices with its own list and
+// EndpointWatcher follows one Service's EndpointSlices with its own list and
 // watch, independent of the strategy's caches, and records every change.
-type endpointWatcher struct {
+type EndpointWatcher struct {
 	kube     kubernetes.Interface
 	ns, app  string
 	selector string
 
 	mu      sync.Mutex
 	slices  map[string]*discoveryv1.EndpointSlice
-	samples []sample
+	samples []Sample
 	changed chan struct{}
 	err     error // a gap in the record: a watch error or a relist
 }
 
-// watchEndpoints starts following Service svc of app in ns until ctx ends.
-func watchEndpoints(tb testing.TB, ctx context.Context, kube kubernetes.Interface, ns, app, svc string) *endpointWatcher {
+// WatchEndpoints starts following Service svc of app in ns until ctx ends.
+func WatchEndpoints(tb testing.TB, ctx context.Context, kube kubernetes.Interface, ns, app, svc string) *EndpointWatcher {
 	tb.Helper()
-	w := &endpointWatcher{kube: kube, ns: ns, app: app, selector: discoveryv1.LabelServiceName + "=" + svc,
+	w := &EndpointWatcher{kube: kube, ns: ns, app: app, selector: discoveryv1.LabelServiceName + "=" + svc,
 		slices: map[string]*discoveryv1.EndpointSlice{}, changed: make(chan struct{})}
 	rv, err := w.list(ctx)
 	if err != nil {
@@ -61,7 +65,7 @@ func watchEndpoints(tb testing.TB, ctx context.Context, kube kubernetes.Interfac
 }
 
 // list replaces the slices with a fresh list and returns its version.
-func (w *endpointWatcher) list(ctx context.Context) (string, error) {
+func (w *EndpointWatcher) list(ctx context.Context) (string, error) {
 	list, err := w.kube.DiscoveryV1().EndpointSlices(w.ns).List(ctx, metav1.ListOptions{LabelSelector: w.selector})
 	if err != nil {
 		return "", err
@@ -76,7 +80,7 @@ func (w *endpointWatcher) list(ctx context.Context) (string, error) {
 	return list.ResourceVersion, nil
 }
 
-func (w *endpointWatcher) run(ctx context.Context, rv string) {
+func (w *EndpointWatcher) run(ctx context.Context, rv string) {
 	for ctx.Err() == nil {
 		wi, err := w.kube.DiscoveryV1().EndpointSlices(w.ns).Watch(ctx, metav1.ListOptions{LabelSelector: w.selector,
 			ResourceVersion: rv, AllowWatchBookmarks: true})
@@ -104,7 +108,7 @@ func (w *endpointWatcher) run(ctx context.Context, rv string) {
 
 // follow applies the events of one watch and returns the version to resume
 // from, "" when a relist is needed.
-func (w *endpointWatcher) follow(ctx context.Context, wi watch.Interface, rv string) string {
+func (w *EndpointWatcher) follow(ctx context.Context, wi watch.Interface, rv string) string {
 	for {
 		select {
 		case <-ctx.Done():
@@ -140,7 +144,7 @@ func (w *endpointWatcher) follow(ctx context.Context, wi watch.Interface, rv str
 	}
 }
 
-func (w *endpointWatcher) fail(err error) {
+func (w *EndpointWatcher) fail(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err == nil {
@@ -150,17 +154,17 @@ func (w *endpointWatcher) fail(err error) {
 
 // slotOf tells a pod's slot from its name: slot Deployments are named
 // <app>-<slot>, so their pods <app>-<slot>-<hash>-<suffix>.
-func (w *endpointWatcher) slotOf(pod string) string {
-	for _, slot := range []string{canary.Blue, canary.Green} {
-		if strings.HasPrefix(pod, canary.SlotName(w.app, slot)+"-") {
+func (w *EndpointWatcher) slotOf(pod string) string {
+	for _, slot := range []string{slots.Blue, slots.Green} {
+		if strings.HasPrefix(pod, slots.Name(w.app, slot)+"-") {
 			return slot
 		}
 	}
 	return "other"
 }
 
-func (w *endpointWatcher) recordLocked(event string) {
-	s := sample{At: time.Now(), Event: event, BySlot: map[string]int{}}
+func (w *EndpointWatcher) recordLocked(event string) {
+	s := Sample{At: time.Now(), Event: event, BySlot: map[string]int{}}
 	seen := map[string]bool{}
 	for _, sl := range w.slices {
 		for _, ep := range sl.Endpoints {
@@ -187,15 +191,35 @@ func (w *endpointWatcher) recordLocked(event string) {
 	w.changed = make(chan struct{})
 }
 
-// since returns the samples from index from on.
-func (w *endpointWatcher) since(from int) []sample {
+// Mark returns the index of the current sample, the start of a period.
+func (w *EndpointWatcher) Mark() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]sample(nil), w.samples[from:]...)
+	return len(w.samples) - 1
 }
 
-// waitFor waits, on the watch, until the latest sample satisfies cond.
-func (w *endpointWatcher) waitFor(ctx context.Context, what string, cond func(sample) bool) error {
+// Since returns the samples from index from on.
+func (w *EndpointWatcher) Since(from int) []Sample {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Sample(nil), w.samples[from:]...)
+}
+
+// MinReady returns the fewest ready endpoints seen since from, and the
+// sample where that was first seen.
+func (w *EndpointWatcher) MinReady(from int) (int, Sample) {
+	ss := w.Since(from)
+	low := ss[0]
+	for _, s := range ss[1:] {
+		if s.Ready < low.Ready {
+			low = s
+		}
+	}
+	return low.Ready, low
+}
+
+// WaitFor waits, on the watch, until the latest sample satisfies cond.
+func (w *EndpointWatcher) WaitFor(ctx context.Context, what string, cond func(Sample) bool) error {
 	for {
 		w.mu.Lock()
 		last, changed := w.samples[len(w.samples)-1], w.changed
@@ -211,45 +235,50 @@ func (w *endpointWatcher) waitFor(ctx context.Context, what string, cond func(sa
 	}
 }
 
-func (w *endpointWatcher) Err() error {
+// Err returns the first gap in the record (a watch error or a relist),
+// nil when there was none.
+func (w *EndpointWatcher) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
 }
 
-// period is a stretch of the watcher's record, from sample from on.
-type period struct {
-	w    *endpointWatcher
+// Period is a stretch of the watcher's record, from one sample on.
+type Period struct {
+	w    *EndpointWatcher
 	from int
 }
 
-// fullyServed waits until the latest sample satisfies cond and returns the
+// FullyServed waits until the latest sample satisfies cond and returns the
 // period that starts at the first sample of the run of samples that have
 // satisfied it since: the moment the Service was fully served.
-func (w *endpointWatcher) fullyServed(ctx context.Context, what string, cond func(sample) bool) (period, error) {
-	if err := w.waitFor(ctx, what, cond); err != nil {
-		return period{}, err
+func (w *EndpointWatcher) FullyServed(ctx context.Context, what string, cond func(Sample) bool) (Period, error) {
+	if err := w.WaitFor(ctx, what, cond); err != nil {
+		return Period{}, err
 	}
-	ss := w.since(0)
+	ss := w.Since(0)
 	for i := len(ss) - 1; i >= 0; i-- {
 		if !cond(ss[i]) {
-			return period{w: w, from: i + 1}, nil
+			return Period{w: w, from: i + 1}, nil
 		}
 	}
-	return period{w: w, from: 0}, nil
+	return Period{w: w, from: 0}, nil
 }
 
-// samples returns the period's samples so far.
-func (p period) samples() []sample { return p.w.since(p.from) }
+// Begin starts a period at the current sample.
+func (w *EndpointWatcher) Begin() Period { return Period{w: w, from: w.Mark()} }
 
-// check asserts that the Service never had fewer than min ready endpoints
+// Samples returns the period's samples so far.
+func (p Period) Samples() []Sample { return p.w.Since(p.from) }
+
+// Check asserts that the Service never had fewer than min ready endpoints
 // in the period, logs the record and returns the minimum.
-func (p period) check(t *testing.T, name string, min int) int {
+func (p Period) Check(t *testing.T, name string, min int) int {
 	t.Helper()
 	if err := p.w.Err(); err != nil {
 		t.Errorf("%s: the endpoint record has a gap: %v", name, err)
 	}
-	ss := p.samples()
+	ss := p.Samples()
 	low := ss[0]
 	var b strings.Builder
 	for _, s := range ss {

@@ -7,8 +7,9 @@
 // and range queries. The metric's Query is the PromQL, a template.
 //
 // Results map to an analysis.Result as follows: a scalar is a value; an
-// instant vector is a sample set with one value per series, ordered by
-// label set; a range matrix is a sample set of every point of every
+// instant vector of one series (what sum(...) and other aggregations give)
+// is that value, so conditions read "result < 0.05"; a vector of several
+// series is a sample set with one value per series, ordered by label set; a range matrix is a sample set of every point of every
 // series. An empty vector or matrix, and a NaN scalar (0/0 without
 // traffic), are no data. A string result and API errors are errors.
 package prometheus
@@ -227,6 +228,11 @@ func toResult(val model.Value) (analysis.Result, error) {
 		}
 		if nan == len(s) {
 			return analysis.Result{Samples: s, NoData: true, Reason: "every value is NaN"}, nil
+		}
+		if len(s) == 1 {
+			// One series, as an aggregation such as sum(...) gives: a value,
+			// so that conditions read "result < 0.05".
+			return analysis.Result{Value: s[0]}, nil
 		}
 		return analysis.Result{Samples: s}, nil
 	case model.Matrix:

@@ -104,9 +104,11 @@ func TestMeasure(t *testing.T) {
 		path   string
 	}{
 		"instant vector, one value a series, by labels": {body: vector, want: analysis.Result{Samples: []float64{0.01, 0.071}}},
-		"scalar":         {body: scalar, want: analysis.Result{Value: 42.5}},
-		"NaN scalar":     {body: nanScalar, want: analysis.Result{NoData: true, Reason: "the scalar is NaN"}},
-		"range":          {body: matrix, opts: []prometheus.Option{prometheus.WithRange(time.Minute, 30*time.Second)}, want: analysis.Result{Samples: []float64{1, 3, 4, 5}}, path: "/api/v1/query_range"},
+		"scalar":     {body: scalar, want: analysis.Result{Value: 42.5}},
+		"NaN scalar": {body: nanScalar, want: analysis.Result{NoData: true, Reason: "the scalar is NaN"}},
+		"range":      {body: matrix, opts: []prometheus.Option{prometheus.WithRange(time.Minute, 30*time.Second)}, want: analysis.Result{Samples: []float64{1, 3, 4, 5}}, path: "/api/v1/query_range"},
+		"instant vector of one series is a value": {body: `{"status":"success","data":{"resultType":"vector","result":[
+			{"metric":{},"value":[1700000000,"0.042"]}]}}`, want: analysis.Result{Value: 0.042}},
 		"empty vector":   {body: emptyVector, want: analysis.Result{Samples: []float64{}, NoData: true, Reason: "empty vector"}},
 		"empty range":    {body: emptyMatrix, opts: []prometheus.Option{prometheus.WithRange(time.Minute, time.Second)}, want: analysis.Result{Samples: []float64{}, NoData: true, Reason: "empty range"}, path: "/api/v1/query_range"},
 		"string":         {body: stringRes, err: `unexpected value type "string"`},
@@ -293,13 +295,13 @@ func TestInAnAnalysis(t *testing.T) {
 		Interval:     time.Minute,
 		Count:        3,
 		FailureLimit: 1,
-		Failure:      analysis.Expr("result[0] > 0.05"),
+		Failure:      analysis.Expr("result > 0.05"),
 	}}}
 	in := strategy.CheckInput{Clock: clk, Release: strategy.Release{App: types.NamespacedName{Namespace: "shop", Name: "cart"}, Revision: "v2"}}
 	rep, err := a.Run(context.Background(), in)
 	require.NoError(t, err)
 	assert.Equal(t, analysis.PhaseFailed, rep.Phase)
-	assert.Equal(t, `metric error-rate failed 2 of 2 times (limit 1): result [0.071] meets failure condition "result[0] > 0.05"`, rep.Message)
+	assert.Equal(t, `metric error-rate failed 2 of 2 times (limit 1): result 0.071 > 0.05`, rep.Message)
 	assert.Equal(t, `sum(rate(http_errors{namespace="shop",version="v2"}[1m]))`, srv.last(t).form.Get("query"))
 	assert.Equal(t, strconv.FormatInt(t0.Add(time.Minute).Unix(), 10), srv.last(t).form.Get("time"))
 }

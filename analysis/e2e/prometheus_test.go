@@ -79,7 +79,9 @@ func TestPrometheusJudgesTheCanary(t *testing.T) {
 	ns := "analysis-e2e"
 	_, err = clients.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = clients.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = clients.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
 	app := types.NamespacedName{Namespace: ns, Name: appName}
 
 	// The exporter's traffic follows the release: 100 requests/s, split

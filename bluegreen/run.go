@@ -142,7 +142,7 @@ func (rn *run) start(ctx context.Context) error {
 		}
 		r.Revision, r.Phase, r.Reason, r.Message = rev, strategy.PhaseProgressing, "", ""
 		r.Step, r.StepName, r.Paused, r.PauseUntil = stepDeploy, stepNames[stepDeploy], false, time.Time{}
-		r.Started, r.Progressed, r.State = now, now, raw
+		r.Started, r.Progressed, r.State, r.Measurements = now, now, raw, nil
 		r.Remember(strategy.Revision{Revision: rev, Phase: strategy.PhaseProgressing, Started: now,
 			Workload: slots.HistoryWorkload(rn.rel.Workload), Objects: slots.ObjectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
 		return nil

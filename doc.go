@@ -34,8 +34,12 @@
 //   - canary: traffic moved to a new revision in weighted steps on the same
 //     two slots, split by replica ratio or by a router, judged at each step
 //     and sent back to stable at once when a check fails.
-//   - analysis, bootstrap: metric analysis and the Day 1 bootstrap. Each
-//     package says what it will hold; analysis has its judges so far.
+//   - bootstrap: the Day 1 install of a bundle of manifests as a dependency
+//     graph: server-side apply of each object as soon as what it needs is
+//     ready, kstatus readiness from watches, an inventory that makes a
+//     second run write nothing and prune safe, a dry run with diffs.
+//   - analysis: metric analysis. The package says what it will hold; it has
+//     its judges so far.
 //
 // # A first release
 //

@@ -33,6 +33,8 @@ const (
 	itemCRD
 	itemGC
 	itemNamespace
+	itemStatefulSet
+	itemJob
 )
 
 // item is one unit of controller work.
@@ -232,6 +234,10 @@ func (c *Cluster) sync(it item) {
 		c.collect(it.uid)
 	case itemNamespace:
 		c.syncNamespace(it.name)
+	case itemStatefulSet:
+		c.syncStatefulSet(it.ns, it.name)
+	case itemJob:
+		c.syncJob(it.ns, it.name)
 	}
 }
 
@@ -270,7 +276,19 @@ func (c *Cluster) route(ev event) {
 				}
 			}
 		}
+		if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
+			switch ref.Kind {
+			case "StatefulSet":
+				c.queue.add(item{kind: itemStatefulSet, ns: ns, name: ref.Name})
+			case "Job":
+				c.queue.add(item{kind: itemJob, ns: ns, name: ref.Name})
+			}
+		}
 		c.routePodToServices(ev)
+	case statefulSetsGVR:
+		c.queue.add(item{kind: itemStatefulSet, ns: ns, name: name})
+	case jobsGVR:
+		c.queue.add(item{kind: itemJob, ns: ns, name: name})
 	case servicesGVR:
 		c.queue.add(item{kind: itemService, ns: ns, name: name})
 	case endpointSlicesGVR:

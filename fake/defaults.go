@@ -20,11 +20,13 @@ type admitFunc func(s *store, old, obj runtime.Object) error
 
 func admitters() map[string]admitFunc {
 	return map[string]admitFunc{
-		"apps/Deployment": admitDeployment,
-		"apps/ReplicaSet": admitReplicaSet,
-		"/Service":        admitService,
-		"/Pod":            admitPod,
-		"/Namespace":      admitNamespace,
+		"apps/Deployment":  admitDeployment,
+		"apps/ReplicaSet":  admitReplicaSet,
+		"/Service":         admitService,
+		"/Pod":             admitPod,
+		"/Namespace":       admitNamespace,
+		"apps/StatefulSet": admitStatefulSet,
+		"batch/Job":        admitJob,
 	}
 }
 

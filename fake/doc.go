@@ -26,6 +26,19 @@
 //     revisions, progress deadline and the real condition reasons; pods are
 //     bound round-robin to nodes fake-node-0…, get unique IPs in
 //     10.244.0.0/14 and turn Ready per the Behavior of their version label.
+//   - StatefulSet and Job controllers: a StatefulSet's pods <name>-<ordinal>
+//     start in order, each once the one before is Running and Ready
+//     (OrderedReady) or all at once (Parallel), go highest first on scale
+//     down, and are replaced highest first down to the partition on a
+//     template change; claims of its templates are made and bound at once;
+//     its status has the counts and revisions the real controller reports.
+//     A Job runs up to parallelism pods until completions have succeeded;
+//     each pod succeeds WithJobDuration after its creation (exits 1 after
+//     its start-up time when its version is CrashLoop, never ends when
+//     NeverReady); failed pods are replaced after the real back-off until
+//     backoffLimit, and activeDeadlineSeconds applies; the Job gets the
+//     real conditions (SuccessCriteriaMet and Complete, FailureTarget and
+//     Failed). Their defaulting and immutable fields are enforced.
 //   - EndpointSlices for Services with a selector, ClusterIP allocation,
 //     garbage collection by owner references (background and orphan),
 //     namespace deletion.
@@ -41,8 +54,12 @@
 // # What is not
 //
 // No admission webhooks, RBAC, OpenAPI validation, or version conversion
-// (each group version is stored on its own). StatefulSet, DaemonSet, Job
-// and CronJob objects are stored but no controller runs them. A Service gets
+// (each group version is stored on its own). DaemonSet and CronJob objects
+// are stored but no controller runs them; StatefulSets keep no
+// ControllerRevisions (new pods always get the update revision); a Job's
+// failed pods are replaced by new ones whatever their restart policy (a real
+// kubelet restarts OnFailure pods in place), and no TTL controller deletes
+// finished Jobs. A Service gets
 // a single EndpointSlice, however many endpoints. Deployment adoption and
 // orphaning by selector, and proportional scaling of a paused deployment
 // with several active replica sets (the newest takes the difference), are

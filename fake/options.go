@@ -20,6 +20,7 @@ type config struct {
 	versionLabel string
 	quiet        time.Duration
 	nodes        int
+	jobDuration  time.Duration
 }
 
 func defaultConfig() config {
@@ -30,6 +31,7 @@ func defaultConfig() config {
 		versionLabel: DefaultVersionLabel,
 		quiet:        DefaultQuietWindow,
 		nodes:        3,
+		jobDuration:  DefaultJobDuration,
 	}
 }
 

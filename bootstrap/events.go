@@ -1,0 +1,66 @@
+package bootstrap
+
+import (
+	"context"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+// The event types of a bootstrap, one per thing that happens to an object.
+// In each, StepName is the object's Ref (Ref.String()), Step its index in
+// the release's Objects (-1 for one only in the inventory), and Message
+// says more: the action, the status message, the reason.
+const (
+	// EventApplied: the object was created or configured (Message says
+	// which).
+	EventApplied strategy.EventType = "ObjectApplied"
+	// EventUnchanged: the object already matched its manifest; nothing was
+	// written.
+	EventUnchanged strategy.EventType = "ObjectUnchanged"
+	// EventWaiting: the object is applied and not yet ready; Message is
+	// its status.
+	EventWaiting strategy.EventType = "ObjectWaiting"
+	// EventReady: the object is Current.
+	EventReady strategy.EventType = "ObjectReady"
+	// EventFailed: the object failed; Err says why.
+	EventFailed strategy.EventType = "ObjectFailed"
+	// EventSkipped: the object was not applied; Err is a *SkippedError.
+	EventSkipped strategy.EventType = "ObjectSkipped"
+	// EventPruned: the object left the bundle and was deleted.
+	EventPruned strategy.EventType = "ObjectPruned"
+	// EventKept: the object left the bundle and was left in place.
+	EventKept strategy.EventType = "ObjectKept"
+	// EventDeleted: a rollback deleted the object, which this run created.
+	EventDeleted strategy.EventType = "ObjectDeleted"
+)
+
+// emitter reports events through the driver once there is one, and
+// straight to the observer before (or when a run writes nothing).
+type emitter struct {
+	s      *Strategy
+	rel    strategy.Release
+	d      *strategy.Driver
+	silent bool // a dry run reports nothing
+}
+
+func (em *emitter) emit(ctx context.Context, e strategy.Event) {
+	if em.silent {
+		return
+	}
+	if em.d != nil {
+		em.d.Emit(ctx, e)
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = em.s.cfg.Clock.Now()
+	}
+	e.Strategy, e.App, e.Revision = em.s.Name(), em.rel.App, em.rel.Revision
+	if em.s.cfg.Observer != nil {
+		em.s.cfg.Observer(e)
+	}
+	em.s.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", em.rel.App.String(), "object", e.StepName)
+}
+
+func (em *emitter) object(ctx context.Context, typ strategy.EventType, index int, ref Ref, msg string, err error) {
+	em.emit(ctx, strategy.Event{Type: typ, Step: index, StepName: ref.String(), Message: msg, Err: err})
+}

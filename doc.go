@@ -29,8 +29,6 @@
 //     Pod and EndpointSlice controllers on a fake clock that can move by
 //     itself while a Run waits, per-version pod behaviour, a traffic model,
 //     and API fault injection.
-//   - analysis/judge: the statistics that judge a canary against its
-//     baseline (Mann-Whitney U, two proportions, SPRT, group score).
 //   - canary: traffic moved to a new revision in weighted steps on the same
 //     two slots, split by replica ratio or by a router, judged at each step
 //     and sent back to stable at once when a check fails.
@@ -38,8 +36,10 @@
 //     graph: server-side apply of each object as soon as what it needs is
 //     ready, kstatus readiness from watches, an inventory that makes a
 //     second run write nothing and prune safe, a dry run with diffs.
-//   - analysis: metric analysis. The package says what it will hold; it has
-//     its judges so far.
+//   - analysis: metrics measured by providers (Prometheus, web, Kubernetes
+//     Job, pod health, Go functions) and judged by conditions, limits and
+//     statistics (analysis/judge: Mann-Whitney U, two proportions, SPRT,
+//     group score); Analysis.Check plugs into blue/green and canary.
 //
 // # A first release
 //

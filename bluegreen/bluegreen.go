@@ -153,7 +153,7 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := s.begin(ctx, r)
+	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control)
 	if err != nil {
 		return nil, err
 	}
@@ -187,22 +187,6 @@ func findRevision(h []strategy.Revision, rev string) (strategy.Revision, bool) {
 		}
 	}
 	return strategy.Revision{}, false
-}
-
-// begin takes the lease, replacing a release in flight under another driver.
-func (s *Strategy) begin(ctx context.Context, r strategy.Release) (*strategy.Driver, error) {
-	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
-	var locked *strategy.LockedError
-	if !errors.As(err, &locked) {
-		return d, err
-	}
-	if err := s.control.Replace(ctx, r.App, r.Revision); err != nil {
-		return nil, err
-	}
-	if err := s.control.WaitUnlocked(ctx, r.App); err != nil {
-		return nil, err
-	}
-	return strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
 }
 
 // run is one Run of a release.

@@ -143,7 +143,7 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := s.begin(ctx, r)
+	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control)
 	if err != nil {
 		return nil, err
 	}
@@ -173,22 +173,6 @@ func (s *Strategy) Undo(ctx context.Context, app types.NamespacedName, revision 
 		}
 	}
 	return nil, fmt.Errorf("undo %s to %q: %w", app, revision, strategy.ErrUnknownRevision)
-}
-
-// begin takes the lease, replacing a release in flight under another driver.
-func (s *Strategy) begin(ctx context.Context, r strategy.Release) (*strategy.Driver, error) {
-	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
-	var locked *strategy.LockedError
-	if !errors.As(err, &locked) {
-		return d, err
-	}
-	if err := s.control.Replace(ctx, r.App, r.Revision); err != nil {
-		return nil, err
-	}
-	if err := s.control.WaitUnlocked(ctx, r.App); err != nil {
-		return nil, err
-	}
-	return strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
 }
 
 func stepName(i int, s Step) string {

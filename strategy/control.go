@@ -183,3 +183,23 @@ func (c *Control) request(ctx context.Context, app types.NamespacedName, q Reque
 // maxPendingRequests bounds the request queue so a runaway client cannot
 // grow the record without limit.
 const maxPendingRequests = 32
+
+// BeginReplacing is Begin for a strategy whose new release replaces one in
+// flight under another driver: when the lease is held, it asks that driver
+// to stop (Replace), waits for the lease to be let go, and begins. The
+// strategy decides, in its own handling of Replace, what stopping leaves
+// in place.
+func BeginReplacing(ctx context.Context, name string, clients Clients, r Release, cfg Config, c *Control) (*Driver, error) {
+	d, err := Begin(ctx, name, clients, r, cfg)
+	var locked *LockedError
+	if !errors.As(err, &locked) {
+		return d, err
+	}
+	if err := c.Replace(ctx, r.App, r.Revision); err != nil {
+		return nil, err
+	}
+	if err := c.WaitUnlocked(ctx, r.App); err != nil {
+		return nil, err
+	}
+	return Begin(ctx, name, clients, r, cfg)
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/testkit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -143,21 +144,7 @@ func signal(typ strategy.EventType) (strategy.Option, <-chan struct{}) {
 // waitPhase waits, on the record's watch, until the release reaches phase.
 func waitPhase(t *testing.T, c *fake.Cluster, phase strategy.Phase) {
 	t.Helper()
-	ctx := testCtx(t)
-	w, err := c.Clients().Kube.CoreV1().ConfigMaps(app.Namespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + strategy.RecordName(app.Name)})
-	require.NoError(t, err)
-	defer w.Stop()
-	control := strategy.NewControl(c.Clients().Kube)
-	for {
-		if st, err := control.Status(ctx, app); err == nil && st.Phase == phase {
-			return
-		}
-		select {
-		case <-w.ResultChan():
-		case <-ctx.Done():
-			t.Fatalf("release never reached phase %s", phase)
-		}
-	}
+	testkit.WaitPhase(t, testCtx(t), c, app, phase)
 }
 
 func unstructuredObjects(t *testing.T, objs ...runtime.Object) []*unstructured.Unstructured {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/testkit"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -331,21 +332,7 @@ func (e *env) observe() endState {
 // waitPhase waits, on the record's watch, until the release reaches phase.
 func waitPhase(t *testing.T, c *fake.Cluster, phase strategy.Phase) {
 	t.Helper()
-	ctx := testCtx(t)
-	w, err := c.Clients().Kube.CoreV1().ConfigMaps(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + strategy.RecordName(app.Name)})
-	require.NoError(t, err)
-	defer w.Stop()
-	control := strategy.NewControl(c.Clients().Kube)
-	for {
-		if st, err := control.Status(ctx, app); err == nil && st.Phase == phase {
-			return
-		}
-		select {
-		case <-w.ResultChan():
-		case <-ctx.Done():
-			t.Fatalf("release never reached phase %s", phase)
-		}
-	}
+	testkit.WaitPhase(t, testCtx(t), c, app, phase)
 }
 
 // measure is a Custom step that records how the data plane serves the

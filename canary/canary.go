@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
@@ -86,6 +87,21 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	}
 	if s.spec.Router == nil {
 		return v.Err()
+	}
+	if svc != nil && svc.Name != "" && traffic.Slot(svc) == "" {
+		// Before the first release the stable Service is pointed at the
+		// first slot; once a slot runs, one that selects both would send
+		// stable traffic to the canary.
+		for _, slot := range []string{Blue, Green} {
+			dep, err := s.clients.Kube.AppsV1().Deployments(ns).Get(ctx, SlotName(r.App.Name, slot), metav1.GetOptions{})
+			if err == nil && ptr.Deref(dep.Spec.Replicas, 1) > 0 {
+				v.Add("spec.stableService", svc.Name, "selects the pods of both slots; with a router it must select the stable slot (%s=%s)", strategy.LabelSlot, slot)
+				break
+			}
+			if err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("reading Deployment %s: %w", SlotName(r.App.Name, slot), err)
+			}
+		}
 	}
 	canary, err := s.clients.Kube.CoreV1().Services(ns).Get(ctx, s.spec.CanaryService, metav1.GetOptions{})
 	switch {

@@ -78,6 +78,15 @@ func TestBadInputIsRejectedBeforeAnyWrite(t *testing.T) {
 		{"canary scale with two sizes", "GatewayHTTPRoute", func(_ *env, s *canary.Spec, _ *strategy.Release) {
 			s.Steps = []canary.Step{canary.SetCanaryScale{Replicas: ptr.To[int32](1), MatchTrafficWeight: true}}
 		}, "spec.steps[0].setCanaryScale"},
+		{"stable Service selecting both slots once one runs", "GatewayHTTPRoute", func(e *env, s *canary.Spec, _ *strategy.Release) {
+			e.install(*s)
+			svc, err := e.cl.Kube.CoreV1().Services(ns).Get(context.Background(), "web-stable", metav1.GetOptions{})
+			require.NoError(e.t, err)
+			delete(svc.Spec.Selector, strategy.LabelSlot)
+			_, err = e.cl.Kube.CoreV1().Services(ns).Update(context.Background(), svc, metav1.UpdateOptions{})
+			require.NoError(e.t, err)
+			require.NoError(e.t, e.c.WaitIdle(context.Background()))
+		}, "spec.stableService"},
 		{"no workload", "GatewayHTTPRoute", func(_ *env, _ *canary.Spec, r *strategy.Release) { r.Workload = nil }, "release.workload"},
 	}
 	for _, tc := range cases {

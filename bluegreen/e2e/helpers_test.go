@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,51 +125,23 @@ func (e *env) run(s *bluegreen.Strategy, rev string) *strategy.Result {
 	return res
 }
 
-type outcome struct {
-	res *strategy.Result
-	err error
-}
+type outcome = e2ekit.Outcome
 
 // start runs a release in the background.
 func (e *env) start(s *bluegreen.Strategy, rev string) <-chan outcome {
-	ch := make(chan outcome, 1)
-	go func() {
-		res, err := s.Run(e.ctx, e.release(rev))
-		ch <- outcome{res, err}
-	}()
-	return ch
+	return e2ekit.Start(e.ctx, s, e.release(rev))
 }
 
 func (e *env) await(ch <-chan outcome) outcome {
 	e.t.Helper()
-	select {
-	case o := <-ch:
-		return o
-	case <-e.ctx.Done():
-		e.t.Fatalf("release never returned: %v", e.ctx.Err())
-		return outcome{}
-	}
+	return e2ekit.Await(e.t, e.ctx, ch)
 }
-
-// source is anything that says when it changed.
-type source interface{ Changed() <-chan struct{} }
 
 // until waits until cond holds, checking it again on every change of the
 // sources, within the test's deadline.
-func (e *env) until(what string, cond func() bool, sources ...source) {
+func (e *env) until(what string, cond func() bool, sources ...strategy.Source) {
 	e.t.Helper()
-	for {
-		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(e.ctx.Done())}}
-		for _, s := range sources {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.Changed())})
-		}
-		if cond() {
-			return
-		}
-		if chosen, _, _ := reflect.Select(cases); chosen == 0 {
-			e.t.Fatalf("waiting for %s: %v", what, e.ctx.Err())
-		}
-	}
+	e2ekit.Until(e.t, e.ctx, what, cond, sources...)
 }
 
 // waitPhase waits, on a watch of the record, until the release reaches phase.

@@ -226,14 +226,14 @@ func TestNewReleaseMidFlight(t *testing.T) {
 
 	second := e.start(e.strategy(spec, strategy.WithIdentity("driver-b")), "v3")
 	o := e.await(first)
-	require.NotNil(t, o.res, "the replaced Run returns its Result (err %v)", o.err)
-	require.ErrorIs(t, o.res.Err(), strategy.ErrSuperseded)
-	require.ErrorIs(t, o.err, strategy.ErrSuperseded)
-	assert.Equal(t, strategy.PhaseAborted, o.res.Phase)
-	assert.Equal(t, strategy.ReasonSuperseded, o.res.Reason)
-	assert.Equal(t, "v2", o.res.Revision)
-	assert.Equal(t, "v1", o.res.Stable)
-	assert.Contains(t, o.res.Message, "replaced by v3")
+	require.NotNil(t, o.Res, "the replaced Run returns its Result (err %v)", o.Err)
+	require.ErrorIs(t, o.Res.Err(), strategy.ErrSuperseded)
+	require.ErrorIs(t, o.Err, strategy.ErrSuperseded)
+	assert.Equal(t, strategy.PhaseAborted, o.Res.Phase)
+	assert.Equal(t, strategy.ReasonSuperseded, o.Res.Reason)
+	assert.Equal(t, "v2", o.Res.Revision)
+	assert.Equal(t, "v1", o.Res.Stable)
+	assert.Contains(t, o.Res.Message, "replaced by v3")
 
 	e.waitStatus("v3 paused", func(st *strategy.Status) bool {
 		return st.Revision == "v3" && st.Phase == strategy.PhasePaused
@@ -253,10 +253,10 @@ func TestNewReleaseMidFlight(t *testing.T) {
 
 	require.NoError(t, e.control.Promote(e.ctx, e.app))
 	o = e.await(second)
-	require.NoError(t, o.err)
-	assert.Equal(t, strategy.PhaseSucceeded, o.res.Phase)
-	assert.Equal(t, "v3", o.res.Revision)
-	assert.Equal(t, "v3", o.res.Stable)
+	require.NoError(t, o.Err)
+	assert.Equal(t, strategy.PhaseSucceeded, o.Res.Phase)
+	assert.Equal(t, "v3", o.Res.Revision)
+	assert.Equal(t, "v3", o.Res.Stable)
 	e.servesOnly(bluegreen.Green)
 	got := e.observe()
 	low := p.Check(t, "v3 replaces v2 mid-flight, then promoted", replicas)

@@ -1,0 +1,56 @@
+package e2ekit
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+// Outcome is how a release run in the background ended.
+type Outcome struct {
+	Res *strategy.Result
+	Err error
+}
+
+// Start runs release r of s in the background.
+func Start(ctx context.Context, s strategy.Strategy, r strategy.Release) <-chan Outcome {
+	ch := make(chan Outcome, 1)
+	go func() {
+		res, err := s.Run(ctx, r)
+		ch <- Outcome{res, err}
+	}()
+	return ch
+}
+
+// Await returns the outcome of a release started with Start, failing tb
+// when ctx ends first.
+func Await(tb testing.TB, ctx context.Context, ch <-chan Outcome) Outcome {
+	tb.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-ctx.Done():
+		tb.Fatalf("release never returned: %v", ctx.Err())
+		return Outcome{}
+	}
+}
+
+// Until waits until cond holds, checking it again on every change of the
+// sources (watch caches and the like), failing tb when ctx ends first.
+func Until(tb testing.TB, ctx context.Context, what string, cond func() bool, sources ...strategy.Source) {
+	tb.Helper()
+	for {
+		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+		for _, s := range sources {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.Changed())})
+		}
+		if cond() {
+			return
+		}
+		if chosen, _, _ := reflect.Select(cases); chosen == 0 {
+			tb.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
+	}
+}

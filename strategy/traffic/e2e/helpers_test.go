@@ -16,19 +16,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -211,67 +209,8 @@ func installCRDs(t *testing.T, ctx context.Context, cfg *rest.Config) {
 		data, err := os.ReadFile(filepath.Join("..", "testdata", f))
 		require.NoError(t, err)
 		crd := parse(t, data)
-		_, err = dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			require.NoError(t, err, "creating CRD %s", crd.GetName())
-		}
-		require.NoError(t, waitEstablished(ctx, dyn, crd.GetName()), "CRD %s", crd.GetName())
+		require.NoError(t, e2ekit.InstallCRD(ctx, dyn, crd))
 	}
-}
-
-// waitEstablished waits, on a watch of the CRD, until it has condition
-// Established=True or ctx ends.
-func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) error {
-	crds := dyn.Resource(crdGVR)
-	for {
-		u, err := crds.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if established(u) {
-			return nil
-		}
-		w, err := crds.Watch(ctx, metav1.ListOptions{
-			FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
-			ResourceVersion: u.GetResourceVersion(),
-		})
-		if err != nil {
-			return err
-		}
-		done := func() bool {
-			defer w.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return false
-				case ev, ok := <-w.ResultChan():
-					if !ok || ev.Type == watch.Error {
-						return false // list and watch again
-					}
-					if u, ok := ev.Object.(*unstructured.Unstructured); ok && established(u) {
-						return true
-					}
-				}
-			}
-		}()
-		if done {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("waiting for CRD %s to be Established: %w", name, ctx.Err())
-		}
-	}
-}
-
-func established(u *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Established" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }
 
 // requestCounter records the requests of a rest.Config it wraps.

@@ -39,51 +39,22 @@ type awaitSpec struct {
 // await waits as a spec says, handling control requests on the way. It
 // returns a Result when the release ended (aborted or replaced).
 func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Result, error) {
-	d := rn.d
 	for {
-		rec := d.Record()
-		w := strategy.WaitFor{Sources: rn.sl.Sources(), Reason: a.reason, Requests: func(q strategy.Request) bool {
-			switch q.Action {
-			case strategy.ActionRetry:
-				return false
-			case strategy.ActionReplace, strategy.ActionUndo:
-				return !a.switched && q.Revision != rn.rel.Revision
-			case strategy.ActionPromote, strategy.ActionPromoteFull:
-				// An early Promote waits in the record for the promotion.
-				return a.promotable
-			}
-			return true
-		}}
-		if !rec.Paused {
-			w.Until = earliest(a.until, a.deadline)
-			if a.cond != nil {
-				var recheck time.Time
-				w.Cond = func() (bool, error) {
-					ok, at := a.cond()
-					recheck = at
-					return ok, nil
-				}
-				w.Recheck = func() time.Time { return recheck }
-			}
-		}
-		wake, err := d.Wait(ctx, w)
+		held, err := rn.d.Hold(ctx, strategy.Hold{Reason: a.reason, Cond: a.cond, Until: a.until, Deadline: a.deadline,
+			Sources: rn.sl.Sources(), Takes: func(q strategy.Request) bool { return rn.takes(q, a) }})
 		if err != nil {
 			return 0, nil, err
 		}
-		now := d.Now()
-		switch wake {
-		case strategy.WokeCondition:
+		switch held {
+		case strategy.HeldMet:
 			return met, nil, nil
-		case strategy.WokeDeadline:
-			switch {
-			case !a.deadline.IsZero() && !now.Before(a.deadline):
-				res, err := rn.abort(ctx, strategy.ReasonProgressDeadline,
-					fmt.Sprintf("%s: not done within the progress deadline of %s", a.reason, rn.s.spec.progressDeadline()))
-				return 0, res, err
-			case !a.until.IsZero() && !now.Before(a.until):
-				return elapsed, nil, nil
-			}
-		case strategy.WokeRequest:
+		case strategy.HeldUntil:
+			return elapsed, nil, nil
+		case strategy.HeldPastDeadline:
+			res, err := rn.abort(ctx, strategy.ReasonProgressDeadline,
+				fmt.Sprintf("%s: not done within the progress deadline of %s", a.reason, rn.s.spec.progressDeadline()))
+			return 0, res, err
+		case strategy.HeldForRequest:
 			out, res, err := rn.handleRequests(ctx, a)
 			if res != nil || err != nil || out != 0 {
 				return out, res, err
@@ -92,14 +63,19 @@ func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Resul
 	}
 }
 
-func earliest(a, b time.Time) time.Time {
-	switch {
-	case a.IsZero():
-		return b
-	case b.IsZero() || a.Before(b):
-		return a
+// takes says whether a wait handles request q now. Retry stays for the
+// next Run; Replace and Undo of another revision stop the release until
+// traffic moved; an early Promote waits in the record for the promotion.
+func (rn *run) takes(q strategy.Request, a awaitSpec) bool {
+	switch q.Action {
+	case strategy.ActionRetry:
+		return false
+	case strategy.ActionReplace, strategy.ActionUndo:
+		return !a.switched && q.Revision != rn.rel.Revision
+	case strategy.ActionPromote, strategy.ActionPromoteFull:
+		return a.promotable
 	}
-	return b
+	return true
 }
 
 // handleRequests takes the pending requests and acts on them.

@@ -36,57 +36,42 @@ type awaitSpec struct {
 // await waits as a spec says, handling control requests and background
 // analysis on the way. It returns a Result when the release ended.
 func (rn *run) await(ctx context.Context, a awaitSpec) (outcome, *strategy.Result, error) {
-	d := rn.d
-	promoting := d.Record().Step >= rn.stepPromote()
+	promoting := rn.d.Record().Step >= rn.stepPromote()
 	for {
 		if res, err := rn.judgeBackground(ctx); res != nil || err != nil {
 			return 0, res, err
 		}
-		rec := d.Record()
 		sources := rn.sl.Sources()
 		if rn.bg != nil {
 			sources = append(sources, rn.bg)
 		}
-		w := strategy.WaitFor{Sources: sources, Reason: a.reason, Requests: func(q strategy.Request) bool {
-			return rn.takes(q, a, promoting)
-		}}
-		if !rec.Paused {
-			w.Until = earliest(a.until, a.deadline)
-			var recheck time.Time
-			w.Cond = func() (bool, error) {
-				if rn.bg.ended() {
-					return true, nil
-				}
-				if a.cond == nil {
-					return false, nil
-				}
-				ok, at := a.cond()
-				recheck = at
-				return ok, nil
+		cond := func() (bool, time.Time) {
+			if rn.bg.ended() {
+				return true, time.Time{}
 			}
-			w.Recheck = func() time.Time { return recheck }
+			if a.cond == nil {
+				return false, time.Time{}
+			}
+			return a.cond()
 		}
-		wake, err := d.Wait(ctx, w)
+		held, err := rn.d.Hold(ctx, strategy.Hold{Reason: a.reason, Cond: cond, Until: a.until, Deadline: a.deadline,
+			Sources: sources, Takes: func(q strategy.Request) bool { return rn.takes(q, a, promoting) }})
 		if err != nil {
 			return 0, nil, err
 		}
-		now := d.Now()
-		switch wake {
-		case strategy.WokeCondition:
+		switch held {
+		case strategy.HeldMet:
 			if rn.bg.ended() {
 				continue // judged at the top of the loop
 			}
 			return met, nil, nil
-		case strategy.WokeDeadline:
-			switch {
-			case !a.deadline.IsZero() && !now.Before(a.deadline):
-				res, err := rn.abort(ctx, strategy.ReasonProgressDeadline,
-					fmt.Sprintf("%s: not done within the progress deadline of %s", a.reason, rn.s.spec.progressDeadline()))
-				return 0, res, err
-			case !a.until.IsZero() && !now.Before(a.until):
-				return elapsed, nil, nil
-			}
-		case strategy.WokeRequest:
+		case strategy.HeldUntil:
+			return elapsed, nil, nil
+		case strategy.HeldPastDeadline:
+			res, err := rn.abort(ctx, strategy.ReasonProgressDeadline,
+				fmt.Sprintf("%s: not done within the progress deadline of %s", a.reason, rn.s.spec.progressDeadline()))
+			return 0, res, err
+		case strategy.HeldForRequest:
 			out, res, err := rn.handleRequests(ctx, a, promoting)
 			if res != nil || err != nil || out != 0 {
 				return out, res, err
@@ -110,16 +95,6 @@ func (rn *run) takes(q strategy.Request, a awaitSpec, promoting bool) bool {
 		return !promoting
 	}
 	return true
-}
-
-func earliest(a, b time.Time) time.Time {
-	switch {
-	case a.IsZero():
-		return b
-	case b.IsZero() || a.Before(b):
-		return a
-	}
-	return b
 }
 
 // handleRequests takes the pending requests and acts on them.

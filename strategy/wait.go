@@ -172,3 +172,81 @@ func (d *Driver) refresh() error {
 	d.rec, d.rv = rec, cm.ResourceVersion
 	return nil
 }
+
+// Hold is a wait of a release that control requests can interrupt and a
+// person's Pause stops the clock of: a strategy's waits for pods, endpoints
+// and timed pauses.
+type Hold struct {
+	// Reason is reported to the observer when the wait blocks.
+	Reason string
+	// Cond reports whether the wait is over, and when to check again if
+	// the answer may change with time alone (zero: only on changes). Nil:
+	// only time and requests end the wait.
+	Cond func() (bool, time.Time)
+	// Until ends the wait with HeldUntil; Deadline with HeldPastDeadline.
+	// Zero: none. Neither runs while the release is paused by a person.
+	Until, Deadline time.Time
+	// Sources are watched for changes that may make Cond true.
+	Sources []Source
+	// Takes selects the pending requests that end the wait.
+	Takes func(Request) bool
+}
+
+// Held says how a Hold ended.
+type Held int
+
+// How a Hold ends.
+const (
+	HeldMet          Held = iota + 1 // Cond holds
+	HeldUntil                        // Until came
+	HeldPastDeadline                 // Deadline came first
+	HeldForRequest                   // a request Takes selects is pending
+)
+
+// Hold waits as h says: while a person's Pause holds the release (the
+// record's Paused), only requests end it.
+func (d *Driver) Hold(ctx context.Context, h Hold) (Held, error) {
+	for {
+		w := WaitFor{Sources: h.Sources, Reason: h.Reason, Requests: h.Takes}
+		if !d.rec.Paused {
+			w.Until = earliest(h.Until, h.Deadline)
+			if h.Cond != nil {
+				var recheck time.Time
+				w.Cond = func() (bool, error) {
+					ok, at := h.Cond()
+					recheck = at
+					return ok, nil
+				}
+				w.Recheck = func() time.Time { return recheck }
+			}
+		}
+		wake, err := d.Wait(ctx, w)
+		if err != nil {
+			return 0, err
+		}
+		now := d.Now()
+		switch wake {
+		case WokeCondition:
+			return HeldMet, nil
+		case WokeRequest:
+			return HeldForRequest, nil
+		case WokeDeadline:
+			switch {
+			case !h.Deadline.IsZero() && !now.Before(h.Deadline):
+				return HeldPastDeadline, nil
+			case !h.Until.IsZero() && !now.Before(h.Until):
+				return HeldUntil, nil
+			}
+		}
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}

@@ -54,3 +54,44 @@ func TestWaitDeadlineIsExactAndLeaseIsRenewed(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, st.Lease.Live(until), "the lease was renewed during a wait longer than the lease")
 }
+
+func TestHoldEndsByUntilDeadlineOrRequestAndStopsWhilePaused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t)
+	e.clock.SetAutoAdvance(true)
+	d, err := e.begin(t, ctx, "driver-a")
+	require.NoError(t, err)
+	defer d.Close()
+	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase = strategy.PhaseProgressing; return nil }))
+
+	held, err := d.Hold(ctx, strategy.Hold{Until: t0.Add(time.Minute), Deadline: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, strategy.HeldUntil, held)
+	assert.Equal(t, t0.Add(time.Minute), e.clock.Now())
+
+	held, err = d.Hold(ctx, strategy.Hold{Until: t0.Add(time.Hour), Deadline: t0.Add(2 * time.Minute)})
+	require.NoError(t, err)
+	assert.Equal(t, strategy.HeldPastDeadline, held)
+	assert.Equal(t, t0.Add(2*time.Minute), e.clock.Now())
+
+	at := t0.Add(3 * time.Minute)
+	held, err = d.Hold(ctx, strategy.Hold{Cond: func() (bool, time.Time) { return !e.clock.Now().Before(at), at }})
+	require.NoError(t, err)
+	assert.Equal(t, strategy.HeldMet, held, "rechecked at the time Cond asked for")
+	assert.Equal(t, t0.Add(3*time.Minute), e.clock.Now())
+
+	// Paused by a person: time and conditions do not end the hold.
+	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Paused = true; return nil }))
+	control := strategy.NewControl(e.kube, strategy.WithClock(e.clock), strategy.WithIdentity("operator"))
+	go func() {
+		waitForWaiters(t, e.clock)
+		e.clock.Step(2 * time.Hour)
+		assert.NoError(t, control.Abort(ctx, app))
+	}()
+	held, err = d.Hold(ctx, strategy.Hold{Until: e.clock.Now().Add(time.Minute), Cond: func() (bool, time.Time) { return true, time.Time{} },
+		Takes: func(q strategy.Request) bool { return q.Action == strategy.ActionAbort }})
+	require.NoError(t, err)
+	assert.Equal(t, strategy.HeldForRequest, held)
+	assert.GreaterOrEqual(t, e.clock.Now().Sub(t0), 2*time.Hour, "the hold outlasted its minute while paused")
+}

@@ -126,6 +126,7 @@ func benchConcurrent(b *testing.B, n int) {
 		if _, err := runAll("v1"); err != nil {
 			b.Fatal(err)
 		}
+		c.ResetRequests()
 		b.ResetTimer()
 		wall, err := runAll("v2")
 		b.StopTimer()
@@ -135,8 +136,13 @@ func benchConcurrent(b *testing.B, n int) {
 		stopSampling()
 		b.ReportMetric(wall.Seconds(), "wall-s")
 		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
-		b.Logf("%d concurrent 6-step canaries: %s wall time, peak heap %d MB, %d API requests",
-			n, wall.Round(time.Millisecond), peak.Load()>>20, c.Requests().Total())
+		var lines []string
+		for k, v := range c.Requests() {
+			lines = append(lines, fmt.Sprintf("%s %s: %.1f", k.Verb, k.Resource, float64(v)/float64(n)))
+		}
+		sort.Strings(lines)
+		b.Logf("%d concurrent 6-step canaries: %s wall time, peak heap %d MB, %d API requests (per canary: %s)",
+			n, wall.Round(time.Millisecond), peak.Load()>>20, c.Requests().Total(), strings.Join(lines, ", "))
 		c.Stop()
 	}
 }

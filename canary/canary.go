@@ -139,9 +139,13 @@ func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan
 	for i, st := range s.spec.Steps {
 		p.Steps = append(p.Steps, strategy.PlannedStep{Name: stepName(i, st), Description: st.describe()})
 	}
+	scaleDown := "scale the old stable slot down"
+	if s.spec.Router != nil {
+		scaleDown = fmt.Sprintf("after %s, scale the old stable slot down", s.spec.scaleDownDelay())
+	}
 	p.Steps = append(p.Steps,
 		strategy.PlannedStep{Name: "promote", Description: "scale the canary to full size, send it all traffic and make it the stable slot"},
-		strategy.PlannedStep{Name: "scale-down", Description: fmt.Sprintf("after %s, scale the old stable slot down", s.spec.scaleDownDelay())})
+		strategy.PlannedStep{Name: "scale-down", Description: scaleDown})
 	return p, nil
 }
 

@@ -2,7 +2,6 @@ package bluegreen
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -42,7 +41,7 @@ const stepAbort = 100
 
 func (rn *run) state() state {
 	var st state
-	_ = json.Unmarshal(rn.d.Record().State, &st)
+	_ = rn.d.Record().DecodeState(&st)
 	return st
 }
 
@@ -50,24 +49,17 @@ func (rn *run) state() state {
 func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
 	return rn.d.Save(ctx, func(r *strategy.Record) error {
 		var st state
-		if len(r.State) > 0 {
-			if err := json.Unmarshal(r.State, &st); err != nil {
-				return fmt.Errorf("reading blue/green state: %w", err)
-			}
+		if err := r.DecodeState(&st); err != nil {
+			return err
 		}
 		if edit != nil {
 			edit(&st, r)
 		}
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		r.State = raw
 		r.Step = step
 		if step < len(stepNames) {
 			r.StepName = stepNames[step]
 		}
-		return nil
+		return r.EncodeState(st)
 	})
 }
 
@@ -130,22 +122,13 @@ func (rn *run) start(ctx context.Context) error {
 			st.Instant = true
 		}
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
 	return rn.d.Save(ctx, func(r *strategy.Record) error {
 		// Requests made before this release were meant for an earlier one.
 		r.Take(func(strategy.Request) bool { return true })
 		if stable != "" {
 			r.Stable = stable
 		}
-		r.Revision, r.Phase, r.Reason, r.Message = rev, strategy.PhaseProgressing, "", ""
-		r.Step, r.StepName, r.Paused, r.PauseUntil = stepDeploy, stepNames[stepDeploy], false, time.Time{}
-		r.Started, r.Progressed, r.State, r.Measurements = now, now, raw, nil
-		r.Remember(strategy.Revision{Revision: rev, Phase: strategy.PhaseProgressing, Started: now,
-			Workload: slots.HistoryWorkload(rn.rel.Workload), Objects: slots.ObjectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
-		return nil
+		return r.Restart(slots.History(rn.rel, now), stepNames[stepDeploy], st, rn.s.cfg.HistoryLimit)
 	})
 }
 

@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -82,7 +81,7 @@ type run struct {
 
 func (rn *run) state() state {
 	var st state
-	_ = json.Unmarshal(rn.d.Record().State, &st)
+	_ = rn.d.Record().DecodeState(&st)
 	return st
 }
 
@@ -90,10 +89,8 @@ func (rn *run) state() state {
 func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
 	err := rn.d.Save(ctx, func(r *strategy.Record) error {
 		var st state
-		if len(r.State) > 0 {
-			if err := json.Unmarshal(r.State, &st); err != nil {
-				return fmt.Errorf("reading canary state: %w", err)
-			}
+		if err := r.DecodeState(&st); err != nil {
+			return err
 		}
 		if r.Step != step {
 			// A new step: a timed pause records when it ends, for Status.
@@ -110,12 +107,8 @@ func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.R
 		if edit != nil {
 			edit(&st, r)
 		}
-		raw, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		r.State, r.Step, r.StepName = raw, step, rn.nameOf(step)
-		return nil
+		r.Step, r.StepName = step, rn.nameOf(step)
+		return r.EncodeState(st)
 	})
 	if err == nil {
 		rn.carry = nil
@@ -197,7 +190,7 @@ func (rn *run) rollout() *appsv1.RollingUpdateDeployment {
 func (rn *run) servingSlot() string {
 	rec := rn.d.Record()
 	var prev state
-	if rec.Strategy == rn.s.Name() && json.Unmarshal(rec.State, &prev) == nil && prev.Serving != "" {
+	if rec.Strategy == rn.s.Name() && rec.DecodeState(&prev) == nil && prev.Serving != "" {
 		if _, n := rn.sl.Revision(prev.Serving); n > 0 {
 			return prev.Serving
 		}
@@ -237,22 +230,13 @@ func (rn *run) start(ctx context.Context) error {
 		undo = undo || q.Action == strategy.ActionUndo && q.Revision == rev
 	}
 	st.Instant = st.Instant || undo
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
 	return rn.d.Save(ctx, func(r *strategy.Record) error {
 		// Requests made before this release were meant for an earlier one.
 		r.Take(func(strategy.Request) bool { return true })
 		if stableRev != "" {
 			r.Stable = stableRev
 		}
-		r.Revision, r.Phase, r.Reason, r.Message = rev, strategy.PhaseProgressing, "", ""
-		r.Step, r.StepName, r.Paused, r.PauseUntil = 0, rn.nameOf(0), false, time.Time{}
-		r.Started, r.Progressed, r.State, r.Measurements = now, now, raw, nil
-		r.Remember(strategy.Revision{Revision: rev, Phase: strategy.PhaseProgressing, Started: now,
-			Workload: slots.HistoryWorkload(rn.rel.Workload), Objects: slots.ObjectRefs(rn.rel)}, rn.s.cfg.HistoryLimit)
-		return nil
+		return r.Restart(slots.History(rn.rel, now), rn.nameOf(0), st, rn.s.cfg.HistoryLimit)
 	})
 }
 

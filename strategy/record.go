@@ -192,6 +192,48 @@ func (r *Record) Remember(rev Revision, limit int) {
 	r.History = h
 }
 
+// Restart makes r describe a new release, h, at its first step, stepName,
+// with state as the strategy's state (nil for none): progressing, not
+// paused, no reason, message or measurements, and h in the history (at most
+// limit entries). Pending requests are the caller's to take first.
+func (r *Record) Restart(h Revision, stepName string, state any, limit int) error {
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encoding the strategy's state: %w", err)
+	}
+	if state == nil {
+		raw = nil
+	}
+	h.Phase = PhaseProgressing
+	r.Revision, r.Phase, r.Reason, r.Message = h.Revision, PhaseProgressing, "", ""
+	r.Step, r.StepName, r.Paused, r.PauseUntil = 0, stepName, false, time.Time{}
+	r.Started, r.Progressed, r.State, r.Measurements = h.Started, h.Started, raw, nil
+	r.Remember(h, limit)
+	return nil
+}
+
+// DecodeState reads the strategy's state of r into v; an empty state
+// leaves v as it is.
+func (r *Record) DecodeState(v any) error {
+	if len(r.State) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(r.State, v); err != nil {
+		return fmt.Errorf("reading the %s state: %w", r.Strategy, err)
+	}
+	return nil
+}
+
+// EncodeState stores v as the strategy's state of r.
+func (r *Record) EncodeState(v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding the %s state: %w", r.Strategy, err)
+	}
+	r.State = raw
+	return nil
+}
+
 // clone returns a deep copy of r.
 func (r *Record) clone() *Record {
 	raw, err := json.Marshal(r)

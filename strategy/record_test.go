@@ -201,3 +201,36 @@ func TestRetryClassifiesErrors(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.True(t, errors.Is(err, errTransient), "the last error is kept")
 }
+
+func TestRestartStartsAFreshReleaseAndKeepsHistory(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &strategy.Record{Strategy: "canary", Revision: "v1", Phase: strategy.PhaseAborted, Reason: strategy.ReasonRequested,
+		Message: "aborted", Step: 100, Paused: true, PauseUntil: now, State: []byte(`{"old":true}`),
+		Measurements: []strategy.Measurement{{Metric: "m"}}, History: []strategy.Revision{{Revision: "v1"}}}
+	type st struct{ Slot string }
+	require.NoError(t, r.Restart(strategy.Revision{Revision: "v2", Started: now}, "deploy", st{Slot: "green"}, 10))
+	assert.Equal(t, "v2", r.Revision)
+	assert.Equal(t, strategy.PhaseProgressing, r.Phase)
+	assert.Empty(t, r.Reason)
+	assert.Empty(t, r.Message)
+	assert.Equal(t, 0, r.Step)
+	assert.Equal(t, "deploy", r.StepName)
+	assert.False(t, r.Paused)
+	assert.True(t, r.PauseUntil.IsZero())
+	assert.Nil(t, r.Measurements)
+	assert.Equal(t, now, r.Started)
+	require.Len(t, r.History, 2)
+	assert.Equal(t, strategy.PhaseProgressing, r.History[1].Phase)
+	var got st
+	require.NoError(t, r.DecodeState(&got))
+	assert.Equal(t, "green", got.Slot)
+
+	require.NoError(t, r.Restart(strategy.Revision{Revision: "v3", Started: now}, "apply", nil, 2))
+	assert.Nil(t, r.State, "no state")
+	assert.Len(t, r.History, 2, "the history keeps its limit")
+	got = st{Slot: "kept"}
+	require.NoError(t, r.DecodeState(&got))
+	assert.Equal(t, "kept", got.Slot, "an empty state leaves the value alone")
+	r.State = []byte("{")
+	assert.Error(t, r.DecodeState(&got))
+}

@@ -207,19 +207,15 @@ func ServiceLabels(w *appsv1.Deployment) map[string]string {
 	return w.Spec.Template.Labels
 }
 
-// HistoryWorkload is the workload as a release history keeps it.
-func HistoryWorkload(w *appsv1.Deployment) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: w.Name, Labels: w.Labels, Annotations: w.Annotations},
-		Spec:       *w.Spec.DeepCopy(),
-	}
-}
-
-// ObjectRefs names the release's companion objects.
-func ObjectRefs(r strategy.Release) []string {
-	var out []string
+// History is the release's entry in the record's history, started at
+// now: its workload without status, and the names of its companions.
+func History(r strategy.Release, now time.Time) strategy.Revision {
+	h := strategy.Revision{Revision: r.Revision, Started: now, Workload: &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: r.Workload.Name, Labels: r.Workload.Labels, Annotations: r.Workload.Annotations},
+		Spec:       *r.Workload.Spec.DeepCopy(),
+	}}
 	for _, o := range r.Objects {
-		out = append(out, o.GetKind()+"/"+o.GetName())
+		h.Objects = append(h.Objects, o.GetKind()+"/"+o.GetName())
 	}
-	return out
+	return h
 }

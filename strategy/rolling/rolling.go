@@ -189,11 +189,7 @@ func (rn *run) start(ctx context.Context) error {
 		r.Take(func(q strategy.Request) bool {
 			return q.Action == strategy.ActionRetry || q.Action == strategy.ActionUndo
 		})
-		r.Revision, r.Phase, r.Reason, r.Message = rn.rel.Revision, strategy.PhaseProgressing, "", ""
-		r.Step, r.StepName, r.Paused, r.PauseUntil = 0, "apply", false, time.Time{}
-		r.Started, r.Progressed, r.State = now, now, nil
-		r.Remember(strategy.Revision{Revision: rn.rel.Revision, Phase: strategy.PhaseProgressing, Started: now, Workload: w}, rn.s.cfg.HistoryLimit)
-		return nil
+		return r.Restart(strategy.Revision{Revision: rn.rel.Revision, Started: now, Workload: w}, "apply", nil, rn.s.cfg.HistoryLimit)
 	})
 }
 

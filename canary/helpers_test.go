@@ -3,8 +3,6 @@ package canary_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,18 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/internal/testkit"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
@@ -67,7 +63,7 @@ func testCtx(t *testing.T) context.Context {
 // routing is one way of splitting traffic, set up on a fresh cluster.
 type routing struct {
 	name string
-	// crds are testdata files of strategy/traffic.
+	// crds are routertest files.
 	crds []string
 	// objects are created before the router is built.
 	objects func(t *testing.T, c *fake.Cluster)
@@ -82,80 +78,28 @@ type routing struct {
 
 func key(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
 
-const httpRoute = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web, namespace: shop}
-spec:
-  parentRefs: [{name: gateway}]
-  hostnames: [web.example.com]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /}}]
-    backendRefs:
-    - {name: web-stable, port: 80, weight: 100}
-    - {name: web-canary, port: 80, weight: 0}
-`
-
-const virtualService = `
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: [web.example.com]
-  http:
-  - name: primary
-    route:
-    - destination: {host: web-stable}
-      weight: 100
-    - destination: {host: web-canary}
-      weight: 0
-`
-
-const trafficSplit = `
-apiVersion: split.smi-spec.io/v1alpha2
-kind: TrafficSplit
-metadata: {name: web, namespace: shop}
-spec:
-  service: web
-  backends:
-  - {service: web-stable, weight: 100}
-  - {service: web-canary, weight: 0}
-`
-
-func ingress() *networkingv1.Ingress {
-	return &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{
-			Host: "web.example.com",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-				Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
-				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-					Name: "web-stable", Port: networkingv1.ServiceBackendPort{Number: 80}}},
-			}}}},
-		}}},
-	}
-}
-
 var routings = []routing{{
 	name:  "ReplicaRatio",
 	entry: fake.Entry{Kind: fake.EntryService, Namespace: ns, Name: "web"},
 }, {
-	name: "GatewayHTTPRoute", crds: []string{"gateway.networking.k8s.io_httproutes.yaml"}, exact: true,
-	objects: func(t *testing.T, c *fake.Cluster) { create(t, c, traffic.HTTPRouteGVR, httpRoute) },
+	name: "GatewayHTTPRoute", crds: []string{routertest.GatewayCRD}, exact: true,
+	objects: func(t *testing.T, c *fake.Cluster) { create(t, c, traffic.HTTPRouteGVR, routertest.HTTPRoute) },
 	router: func(cl strategy.Clients) traffic.Router {
 		return traffic.NewGatewayHTTPRoute(cl, key("web"), "web-stable", "web-canary")
 	},
 	entry: fake.Entry{Kind: fake.EntryHTTPRoute, Namespace: ns, Name: "web"},
 }, {
-	name: "IstioVirtualService", crds: []string{"istio-virtualservice-crd.yaml"}, exact: true,
-	objects: func(t *testing.T, c *fake.Cluster) { create(t, c, traffic.VirtualServiceGVR, virtualService) },
+	name: "IstioVirtualService", crds: []string{routertest.IstioCRD}, exact: true,
+	objects: func(t *testing.T, c *fake.Cluster) {
+		create(t, c, traffic.VirtualServiceGVR, routertest.VirtualService)
+	},
 	router: func(cl strategy.Clients) traffic.Router {
 		return traffic.NewIstioVirtualService(cl, key("web"), nil, "web-stable", "web-canary")
 	},
 	entry: fake.Entry{Kind: fake.EntryVirtualService, Namespace: ns, Name: "web"},
 }, {
-	name: "SMITrafficSplit", crds: []string{"smi-trafficsplit-crd.yaml"}, exact: true,
-	objects: func(t *testing.T, c *fake.Cluster) { create(t, c, traffic.TrafficSplitGVR, trafficSplit) },
+	name: "SMITrafficSplit", crds: []string{routertest.SMICRD}, exact: true,
+	objects: func(t *testing.T, c *fake.Cluster) { create(t, c, traffic.TrafficSplitGVR, routertest.TrafficSplit) },
 	router: func(cl strategy.Clients) traffic.Router {
 		return traffic.NewSMITrafficSplit(cl, key("web"), "web", "web-stable", "web-canary")
 	},
@@ -163,7 +107,7 @@ var routings = []routing{{
 }, {
 	name: "NGINXIngress", exact: true,
 	objects: func(t *testing.T, c *fake.Cluster) {
-		_, err := c.Clients().Kube.NetworkingV1().Ingresses(ns).Create(context.Background(), ingress(), metav1.CreateOptions{})
+		_, err := c.Clients().Kube.NetworkingV1().Ingresses(ns).Create(context.Background(), routertest.Ingress("web", "web-stable"), metav1.CreateOptions{})
 		require.NoError(t, err)
 	},
 	router: func(cl strategy.Clients) traffic.Router {
@@ -185,34 +129,15 @@ func routingNamed(name string) routing {
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// manifests caches parsed testdata files: the Gateway API CRD is large.
-var manifests sync.Map
-
-func object(t *testing.T, doc []byte) *unstructured.Unstructured {
-	t.Helper()
-	js, err := yaml.YAMLToJSON(doc)
-	require.NoError(t, err)
-	u := &unstructured.Unstructured{}
-	require.NoError(t, u.UnmarshalJSON(js))
-	return u
-}
-
 func create(t *testing.T, c *fake.Cluster, gvr schema.GroupVersionResource, doc string) {
 	t.Helper()
-	_, err := c.Clients().Dynamic.Resource(gvr).Namespace(ns).Create(context.Background(), object(t, []byte(doc)), metav1.CreateOptions{})
+	_, err := c.Clients().Dynamic.Resource(gvr).Namespace(ns).Create(context.Background(), routertest.Parse(t, doc), metav1.CreateOptions{})
 	require.NoError(t, err)
 }
 
 func installCRD(t *testing.T, c *fake.Cluster, file string) {
 	t.Helper()
-	u, ok := manifests.Load(file)
-	if !ok {
-		data, err := os.ReadFile(filepath.Join("..", "strategy", "traffic", "testdata", file))
-		require.NoError(t, err)
-		u = object(t, data)
-		manifests.Store(file, u)
-	}
-	_, err := c.Clients().Dynamic.Resource(crdGVR).Create(context.Background(), u.(*unstructured.Unstructured).DeepCopy(), metav1.CreateOptions{})
+	_, err := c.Clients().Dynamic.Resource(crdGVR).Create(context.Background(), routertest.CRD(t, file), metav1.CreateOptions{})
 	require.NoError(t, err)
 }
 

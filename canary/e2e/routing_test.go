@@ -2,17 +2,11 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,10 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -41,65 +34,13 @@ type routing struct {
 	weights func(e *env) map[string]int64
 }
 
-const httpRoute = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web}
-spec:
-  parentRefs: [{name: gateway}]
-  hostnames: [web.example.com]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /}}]
-    backendRefs:
-    - {name: web-stable, port: 80, weight: 100}
-    - {name: web-canary, port: 80, weight: 0}
-`
-
-const virtualService = `
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web}
-spec:
-  hosts: [web.example.com]
-  http:
-  - name: primary
-    route:
-    - {destination: {host: web-stable, port: {number: 80}}, weight: 100}
-    - {destination: {host: web-canary, port: {number: 80}}, weight: 0}
-`
-
-const trafficSplit = `
-apiVersion: split.smi-spec.io/v1alpha2
-kind: TrafficSplit
-metadata: {name: web}
-spec:
-  service: web
-  backends:
-  - {service: web-stable, weight: 100}
-  - {service: web-canary, weight: 0}
-`
-
-func primaryIngress() *networkingv1.Ingress {
-	return &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: appName},
-		Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{
-			Host: "web.example.com",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-				Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
-				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-					Name: stableSvc, Port: networkingv1.ServiceBackendPort{Number: 80}}},
-			}}}},
-		}}},
-	}
-}
-
 func key(ns string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: appName} }
 
 var routings = []routing{{
 	name: "ReplicaRatio",
 }, {
 	name:  "GatewayHTTPRoute",
-	setup: func(e *env) { e.create(traffic.HTTPRouteGVR, httpRoute) },
+	setup: func(e *env) { e.create(traffic.HTTPRouteGVR, routertest.HTTPRoute) },
 	router: func(cl strategy.Clients, ns string) traffic.Router {
 		return traffic.NewGatewayHTTPRoute(cl, key(ns), stableSvc, canarySvc)
 	},
@@ -108,7 +49,7 @@ var routings = []routing{{
 	},
 }, {
 	name:  "IstioVirtualService",
-	setup: func(e *env) { e.create(traffic.VirtualServiceGVR, virtualService) },
+	setup: func(e *env) { e.create(traffic.VirtualServiceGVR, routertest.VirtualService) },
 	router: func(cl strategy.Clients, ns string) traffic.Router {
 		return traffic.NewIstioVirtualService(cl, key(ns), nil, stableSvc, canarySvc)
 	},
@@ -119,7 +60,7 @@ var routings = []routing{{
 	name: "SMITrafficSplit",
 	setup: func(e *env) {
 		e.service(appName, "") // the root Service the TrafficSplit splits
-		e.create(traffic.TrafficSplitGVR, trafficSplit)
+		e.create(traffic.TrafficSplitGVR, routertest.TrafficSplit)
 	},
 	router: func(cl strategy.Clients, ns string) traffic.Router {
 		return traffic.NewSMITrafficSplit(cl, key(ns), appName, stableSvc, canarySvc)
@@ -133,7 +74,7 @@ var routings = []routing{{
 }, {
 	name: "NGINXIngress",
 	setup: func(e *env) {
-		_, err := e.kube.NetworkingV1().Ingresses(e.ns).Create(e.ctx, primaryIngress(), metav1.CreateOptions{})
+		_, err := e.kube.NetworkingV1().Ingresses(e.ns).Create(e.ctx, routertest.Ingress(appName, stableSvc), metav1.CreateOptions{})
 		require.NoError(e.t, err)
 	},
 	router: func(cl strategy.Clients, ns string) traffic.Router {
@@ -219,49 +160,11 @@ func backendWeights(t testing.TB, backends []any, name []string) map[string]int6
 // create creates a custom resource from YAML in the test's namespace.
 func (e *env) create(gvr schema.GroupVersionResource, doc string) {
 	e.t.Helper()
-	_, err := e.clients.Dynamic.Resource(gvr).Namespace(e.ns).Create(e.ctx, parse(e.t, []byte(doc)), metav1.CreateOptions{})
+	_, err := e.clients.Dynamic.Resource(gvr).Namespace(e.ns).Create(e.ctx, routertest.Parse(e.t, doc), metav1.CreateOptions{})
 	require.NoError(e.t, err)
 }
 
-func parse(tb testing.TB, doc []byte) *unstructured.Unstructured {
-	tb.Helper()
-	js, err := yaml.YAMLToJSON(doc)
-	require.NoError(tb, err)
-	u := &unstructured.Unstructured{}
-	require.NoError(tb, u.UnmarshalJSON(js))
-	return u
-}
-
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
-// gatewayModule is the folder of the sigs.k8s.io/gateway-api module that
-// this module requires, as the go command resolves it.
-var gatewayModule = sync.OnceValues(func() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
-	if err != nil {
-		return "", fmt.Errorf("finding the gateway-api module: %w", err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("the gateway-api module is not downloaded (go mod download sigs.k8s.io/gateway-api)")
-	}
-	return dir, nil
-})
-
-// crdFiles are the CRD manifests the routers need: the HTTPRoute CRD of the
-// gateway-api release (its standard channel), and the Istio and SMI CRDs of
-// strategy/traffic's test data.
-func crdFiles(tb testing.TB) []string {
-	tb.Helper()
-	gw, err := gatewayModule()
-	require.NoError(tb, err)
-	testdata := filepath.Join("..", "..", "strategy", "traffic", "testdata")
-	return []string{
-		filepath.Join(gw, "config", "crd", "standard", "gateway.networking.k8s.io_httproutes.yaml"),
-		filepath.Join(testdata, "istio-virtualservice-crd.yaml"),
-		filepath.Join(testdata, "smi-trafficsplit-crd.yaml"),
-	}
-}
 
 // crds guards installing the CRDs: tests that run in parallel wait for one
 // install.
@@ -281,11 +184,8 @@ func installCRDs(tb testing.TB, ctx context.Context, cfg *rest.Config) {
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	require.NoError(tb, err)
-	for _, f := range crdFiles(tb) {
-		data, err := os.ReadFile(f)
-		require.NoError(tb, err)
-		crd := parse(tb, data)
-		require.NoError(tb, e2ekit.InstallCRD(ctx, dyn, crd))
+	for _, f := range []string{routertest.GatewayCRD, routertest.IstioCRD, routertest.SMICRD} {
+		require.NoError(tb, e2ekit.InstallCRD(ctx, dyn, routertest.CRD(tb, f)))
 	}
 	crds.done = true
 }

@@ -3,9 +3,6 @@ package traffic_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -44,7 +41,7 @@ type env struct {
 	cl  strategy.Clients
 }
 
-// newEnv starts the cluster, installs the CRDs of testdata files crds and
+// newEnv starts the cluster, installs the CRDs of routertest files crds and
 // waits for the app's pods to be Ready.
 func newEnv(t *testing.T, crds ...string) *env {
 	t.Helper()
@@ -56,7 +53,7 @@ func newEnv(t *testing.T, crds ...string) *env {
 	_, err := e.cl.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	for _, f := range crds {
-		_, err := e.cl.Dynamic.Resource(crdGVR).Create(ctx, e.manifest(filepath.Join("testdata", f)), metav1.CreateOptions{})
+		_, err := e.cl.Dynamic.Resource(crdGVR).Create(ctx, routertest.CRD(t, f), metav1.CreateOptions{})
 		require.NoError(t, err, f)
 	}
 	for slot, version := range map[string]string{"blue": "v1", "green": "v2"} {
@@ -98,30 +95,10 @@ func (e *env) service(name string, selector map[string]string) {
 	require.NoError(e.t, err)
 }
 
-// manifests caches parsed testdata files: the Gateway API CRD is large.
-var manifests sync.Map // path -> *unstructured.Unstructured
-
-// manifest reads a YAML manifest.
-func (e *env) manifest(path string) *unstructured.Unstructured {
-	e.t.Helper()
-	if u, ok := manifests.Load(path); ok {
-		return u.(*unstructured.Unstructured).DeepCopy()
-	}
-	data, err := os.ReadFile(path)
-	require.NoError(e.t, err)
-	u := e.object(string(data))
-	manifests.Store(path, u)
-	return u.DeepCopy()
-}
-
 // object parses a YAML object.
 func (e *env) object(doc string) *unstructured.Unstructured {
 	e.t.Helper()
-	js, err := yaml.YAMLToJSON([]byte(doc))
-	require.NoError(e.t, err)
-	u := &unstructured.Unstructured{}
-	require.NoError(e.t, u.UnmarshalJSON(js))
-	return u
+	return routertest.Parse(e.t, doc)
 }
 
 // create creates a custom resource from YAML in the app's namespace.

@@ -10,6 +10,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -42,7 +43,7 @@ func gatewayRules(t *testing.T, u *unstructured.Unstructured) []gatewayv1.HTTPRo
 }
 
 func TestGatewayMultipleRules(t *testing.T) {
-	e := newEnv(t, gatewayCRD)
+	e := newEnv(t, routertest.GatewayCRD)
 	e.create(traffic.HTTPRouteGVR, multiRuleRoute)
 	r := traffic.NewGatewayHTTPRoute(e.cl, key("multi"), stable, canary)
 	require.NoError(t, r.Validate(e.ctx))
@@ -96,7 +97,7 @@ func TestGatewayMultipleRules(t *testing.T) {
 }
 
 func TestGatewayRulesThatCannotBeSplit(t *testing.T) {
-	e := newEnv(t, gatewayCRD)
+	e := newEnv(t, routertest.GatewayCRD)
 	e.create(traffic.HTTPRouteGVR, `{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: mixed},
 		spec: {rules: [
 			{backendRefs: [{name: web-stable, port: 80}, {name: web-canary, port: 80}, {name: other, port: 80}]},
@@ -112,7 +113,7 @@ func TestGatewayRulesThatCannotBeSplit(t *testing.T) {
 }
 
 func TestGatewayWeightDisagreement(t *testing.T) {
-	e := newEnv(t, gatewayCRD)
+	e := newEnv(t, routertest.GatewayCRD)
 	e.create(traffic.HTTPRouteGVR, `{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: drift},
 		spec: {rules: [
 			{backendRefs: [{name: web-stable, port: 80, weight: 90}, {name: web-canary, port: 80, weight: 10}]},

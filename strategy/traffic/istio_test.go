@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -51,7 +52,7 @@ func httpNames(t *testing.T, e *env, name string) []string {
 }
 
 func TestIstioNamedRoutes(t *testing.T) {
-	e := newEnv(t, "istio-virtualservice-crd.yaml")
+	e := newEnv(t, routertest.IstioCRD)
 	e.create(traffic.VirtualServiceGVR, namedRoutes)
 	entry := fake.Entry{Kind: fake.EntryVirtualService, Namespace: ns, Name: "named"}
 
@@ -96,7 +97,7 @@ func TestIstioNamedRoutes(t *testing.T) {
 }
 
 func TestIstioKeepsAForeignMirror(t *testing.T) {
-	e := newEnv(t, "istio-virtualservice-crd.yaml")
+	e := newEnv(t, routertest.IstioCRD)
 	e.create(traffic.VirtualServiceGVR, `{apiVersion: networking.istio.io/v1, kind: VirtualService, metadata: {name: mirrored},
 		spec: {http: [{route: [{destination: {host: web-stable}, weight: 100}, {destination: {host: web-canary}, weight: 0}],
 			mirror: {host: web}, mirrorPercentage: {value: 5}}]}}`)

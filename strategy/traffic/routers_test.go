@@ -9,9 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -19,7 +19,7 @@ import (
 // on each.
 type routerCase struct {
 	name string
-	// crds are the testdata files of the CRDs the router's objects need.
+	// crds are the routertest files of the CRDs the router's objects need.
 	crds []string
 	// resource is the API resource SetWeight updates.
 	resource string
@@ -41,22 +41,6 @@ type routerCase struct {
 
 func key(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
 
-const gatewayCRD = "gateway.networking.k8s.io_httproutes.yaml"
-
-const httpRoute = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web, namespace: shop}
-spec:
-  parentRefs: [{name: gateway}]
-  hostnames: [web.example.com]
-  rules:
-  - matches: [{path: {type: PathPrefix, value: /}}]
-    backendRefs:
-    - {name: web-stable, port: 80, weight: 100}
-    - {name: web-canary, port: 80, weight: 0}
-`
-
 const virtualService = `
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -72,30 +56,7 @@ spec:
       weight: 0
 `
 
-const trafficSplit = `
-apiVersion: split.smi-spec.io/v1alpha2
-kind: TrafficSplit
-metadata: {name: web, namespace: shop}
-spec:
-  service: web
-  backends:
-  - {service: web-stable, weight: 100}
-  - {service: web-canary, weight: 0}
-`
-
-func ingress(name, svc string) *networkingv1.Ingress {
-	return &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{
-			Host: "web.example.com",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-				Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix),
-				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
-					Name: svc, Port: networkingv1.ServiceBackendPort{Number: 80}}},
-			}}}},
-		}}},
-	}
-}
+func ingress(name, svc string) *networkingv1.Ingress { return routertest.Ingress(name, svc) }
 
 func (e *env) createIngress(ing *networkingv1.Ingress) {
 	e.t.Helper()
@@ -104,9 +65,9 @@ func (e *env) createIngress(ing *networkingv1.Ingress) {
 }
 
 var routerCases = []routerCase{{
-	name: "GatewayHTTPRoute", crds: []string{gatewayCRD}, resource: "httproutes", headers: true, mirror: true,
+	name: "GatewayHTTPRoute", crds: []string{routertest.GatewayCRD}, resource: "httproutes", headers: true, mirror: true,
 	setup: func(e *env) (traffic.Router, fake.Entry) {
-		e.create(traffic.HTTPRouteGVR, httpRoute)
+		e.create(traffic.HTTPRouteGVR, routertest.HTTPRoute)
 		return traffic.NewGatewayHTTPRoute(e.cl, key("web"), stable, canary), fake.Entry{Kind: fake.EntryHTTPRoute, Namespace: ns, Name: "web"}
 	},
 	missing: func(e *env) (traffic.Router, string) {
@@ -118,7 +79,7 @@ var routerCases = []routerCase{{
 		return traffic.NewGatewayHTTPRoute(e.cl, key("unrelated"), stable, canary), "gatewayHTTPRoute.route"
 	},
 }, {
-	name: "IstioVirtualService", crds: []string{"istio-virtualservice-crd.yaml"}, resource: "virtualservices", headers: true, mirror: true,
+	name: "IstioVirtualService", crds: []string{routertest.IstioCRD}, resource: "virtualservices", headers: true, mirror: true,
 	setup: func(e *env) (traffic.Router, fake.Entry) {
 		e.create(traffic.VirtualServiceGVR, virtualService)
 		return traffic.NewIstioVirtualService(e.cl, key("web"), nil, stable, canary), fake.Entry{Kind: fake.EntryVirtualService, Namespace: ns, Name: "web"}
@@ -132,9 +93,9 @@ var routerCases = []routerCase{{
 		return traffic.NewIstioVirtualService(e.cl, key("unrelated"), nil, stable, canary), "istioVirtualService.virtualService"
 	},
 }, {
-	name: "SMITrafficSplit", crds: []string{"smi-trafficsplit-crd.yaml"}, resource: "trafficsplits",
+	name: "SMITrafficSplit", crds: []string{routertest.SMICRD}, resource: "trafficsplits",
 	setup: func(e *env) (traffic.Router, fake.Entry) {
-		e.create(traffic.TrafficSplitGVR, trafficSplit)
+		e.create(traffic.TrafficSplitGVR, routertest.TrafficSplit)
 		return traffic.NewSMITrafficSplit(e.cl, key("web"), root, stable, canary), fake.Entry{Kind: fake.EntryTrafficSplit, Namespace: ns, Name: "web"}
 	},
 	missing: func(e *env) (traffic.Router, string) {

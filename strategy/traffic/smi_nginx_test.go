@@ -12,13 +12,14 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
 func TestSMIValidate(t *testing.T) {
-	e := newEnv(t, "smi-trafficsplit-crd.yaml")
-	e.create(traffic.TrafficSplitGVR, trafficSplit)
+	e := newEnv(t, routertest.SMICRD)
+	e.create(traffic.TrafficSplitGVR, routertest.TrafficSplit)
 	wrongRoot := traffic.NewSMITrafficSplit(e.cl, key("web"), stable, stable, canary)
 	requireInvalid(t, wrongRoot.Validate(e.ctx), "smiTrafficSplit.trafficSplit.spec.service")
 	assert.ErrorContains(t, wrongRoot.SetWeight(e.ctx, 10), "spec.service")

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,10 +21,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/yaml"
 
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
+	"github.com/switchyard-dev/switchyard/internal/routertest"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -38,13 +36,9 @@ const (
 	testTimeout = 2 * time.Minute
 )
 
-// crdFiles are the CRDs of ../testdata, all installed before any test uses
-// the API.
-var crdFiles = []string{
-	"gateway.networking.k8s.io_httproutes.yaml",
-	"istio-virtualservice-crd.yaml",
-	"smi-trafficsplit-crd.yaml",
-}
+// crdFiles are the routers' CRDs, all installed before any test uses the
+// API.
+var crdFiles = []string{routertest.GatewayCRD, routertest.IstioCRD, routertest.SMICRD}
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
@@ -123,7 +117,7 @@ func (e *env) create(gvr schema.GroupVersionResource, doc string) *unstructured.
 
 func (e *env) tryCreate(gvr schema.GroupVersionResource, doc string) (*unstructured.Unstructured, error) {
 	e.t.Helper()
-	u := parse(e.t, []byte(doc))
+	u := routertest.Parse(e.t, doc)
 	return e.clients.Dynamic.Resource(gvr).Namespace(e.ns).Create(e.ctx, u, metav1.CreateOptions{})
 }
 
@@ -183,21 +177,11 @@ func requireInvalid(t *testing.T, err error, path string) {
 	assert.ErrorIs(t, err, strategy.ErrInvalid)
 }
 
-// parse decodes a YAML object.
-func parse(t testing.TB, doc []byte) *unstructured.Unstructured {
-	t.Helper()
-	js, err := yaml.YAMLToJSON(doc)
-	require.NoError(t, err)
-	u := &unstructured.Unstructured{}
-	require.NoError(t, u.UnmarshalJSON(js))
-	return u
-}
-
 // crdInstall guards installing the CRDs: tests that run in parallel wait
 // for one install.
 var crdInstall sync.Mutex
 
-// installCRDs creates the CRDs of ../testdata that do not exist yet and
+// installCRDs creates the routers' CRDs that do not exist yet and
 // waits, on a watch, until each is Established.
 func installCRDs(t *testing.T, ctx context.Context, cfg *rest.Config) {
 	t.Helper()
@@ -206,10 +190,7 @@ func installCRDs(t *testing.T, ctx context.Context, cfg *rest.Config) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	require.NoError(t, err)
 	for _, f := range crdFiles {
-		data, err := os.ReadFile(filepath.Join("..", "testdata", f))
-		require.NoError(t, err)
-		crd := parse(t, data)
-		require.NoError(t, e2ekit.InstallCRD(ctx, dyn, crd))
+		require.NoError(t, e2ekit.InstallCRD(ctx, dyn, routertest.CRD(t, f)))
 	}
 }
 

@@ -7,7 +7,7 @@
 // Service selects both slots), GatewayHTTPRoute (the HTTPRoute CRD from
 // the release manifests in the sigs.k8s.io/gateway-api module this module
 // requires), IstioVirtualService and SMITrafficSplit (the CRDs of
-// ../../strategy/traffic/testdata) and NGINXIngress (core Ingresses). For
+// internal/routertest) and NGINXIngress (core Ingresses). For
 // each it checks:
 //
 //   - a full canary (SetWeight 20, Pause 2s, SetWeight 50, SetWeight 100)

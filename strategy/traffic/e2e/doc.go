@@ -5,8 +5,9 @@
 // The fake cluster stores custom resources without checking them; the real
 // API server validates every write against the CRD's OpenAPI schema and its
 // CEL rules, prunes fields the schema does not know, and applies its
-// defaults. These tests install the CRDs of ../testdata (the Gateway API
-// HTTPRoute CRD with its full schema, and minimal Istio VirtualService and
+// defaults. These tests install the CRDs of internal/routertest (the
+// Gateway API HTTPRoute CRD of the gateway-api module's release manifests,
+// with its full schema, and minimal Istio VirtualService and
 // SMI TrafficSplit CRDs that keep every field), and, each in a namespace of
 // its own with the Services web-stable and web-canary, check for every
 // router (GatewayHTTPRoute, IstioVirtualService, SMITrafficSplit and

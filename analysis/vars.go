@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"text/template"
 
@@ -55,15 +57,7 @@ func (v Vars) Render(text string) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New("query").Option("missingkey=error").Funcs(template.FuncMap{
-		"arg": func(name string) (string, error) {
-			val, ok := v.Args[name]
-			if !ok {
-				return "", fmt.Errorf("no argument %q", name)
-			}
-			return val, nil
-		},
-	}).Parse(text)
+	t, err := v.template().Parse(text)
 	if err != nil {
 		return "", err
 	}
@@ -72,4 +66,38 @@ func (v Vars) Render(text string) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// template is an empty template with the functions of Render.
+func (v Vars) template() *template.Template {
+	return template.New("query").Option("missingkey=error").Funcs(template.FuncMap{
+		"arg": func(name string) (string, error) {
+			val, ok := v.Args[name]
+			if !ok {
+				return "", fmt.Errorf("no argument %q", name)
+			}
+			return val, nil
+		},
+	})
+}
+
+// CheckTemplate reports whether text parses as a template of Render, for
+// providers that validate templates of their own (URLs, bodies, headers).
+func CheckTemplate(text string) error {
+	_, err := Vars{}.template().Parse(text)
+	return err
+}
+
+// CheckURL reports why raw is not an http or https URL with a host.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
+	case u.Host == "":
+		return errors.New("has no host")
+	}
+	return nil
 }

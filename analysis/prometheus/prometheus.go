@@ -17,11 +17,9 @@ package prometheus
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -110,7 +108,7 @@ func New(address string, opts ...Option) *Provider {
 	for _, o := range opts {
 		o.apply(&p.cfg)
 	}
-	if p.err = checkAddress(address); p.err != nil {
+	if p.err = analysis.CheckURL(address); p.err != nil {
 		return p
 	}
 	rt := p.cfg.transport
@@ -134,19 +132,6 @@ func New(address string, opts ...Option) *Provider {
 	}
 	p.api = v1.NewAPI(client)
 	return p
-}
-
-func checkAddress(address string) error {
-	u, err := url.Parse(address)
-	switch {
-	case err != nil:
-		return err
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
-	case u.Host == "":
-		return errors.New("has no host")
-	}
-	return nil
 }
 
 // Validate reports an unusable address, bad options and an empty query.

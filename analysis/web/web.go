@@ -20,15 +20,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"k8s.io/client-go/util/jsonpath"
@@ -125,18 +122,18 @@ func New(rawURL string, opts ...Option) *Provider {
 // Validate checks the URL, the method, the timeout and the JSONPath.
 func (p *Provider) Validate(v *strategy.Validator, path, query string) {
 	pp := path + ".provider.web"
-	if err := checkTemplate(p.url); err != nil {
+	if err := analysis.CheckTemplate(p.url); err != nil {
 		v.Add(pp+".url", p.url, "%v", err)
 	} else if !strings.Contains(p.url, "{{") {
-		if err := checkURL(p.url); err != nil {
+		if err := analysis.CheckURL(p.url); err != nil {
 			v.Add(pp+".url", p.url, "%v", err)
 		}
 	}
-	if err := checkTemplate(p.cfg.body); err != nil {
+	if err := analysis.CheckTemplate(p.cfg.body); err != nil {
 		v.Add(pp+".body", nil, "%v", err)
 	}
 	for _, h := range p.cfg.headers {
-		if err := checkTemplate(h[1]); err != nil {
+		if err := analysis.CheckTemplate(h[1]); err != nil {
 			v.Add(pp+".headers."+h[0], nil, "%v", err)
 		}
 	}
@@ -151,24 +148,6 @@ func (p *Provider) Validate(v *strategy.Validator, path, query string) {
 			v.Add(pp+".jsonPath", p.cfg.jsonPath, "%v", err)
 		}
 	}
-}
-
-func checkTemplate(text string) error {
-	_, err := template.New("t").Funcs(template.FuncMap{"arg": func(string) string { return "" }}).Parse(text)
-	return err
-}
-
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return err
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
-	case u.Host == "":
-		return errors.New("has no host")
-	}
-	return nil
 }
 
 // Measure calls the endpoint and picks the value.

@@ -48,6 +48,21 @@ func scope(ri *resourceInfo, ns string) (string, error) {
 	return ns, nil
 }
 
+// target resolves the resource of a write of obj and its namespace: the
+// request's, or else the object's.
+func (s *store) target(gvr schema.GroupVersionResource, ns string, obj runtime.Object) (*resourceInfo, metav1.Object, string, error) {
+	ri, err := s.resource(gvr)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	m := mustAccessor(obj)
+	if ns == "" {
+		ns = m.GetNamespace()
+	}
+	ns, err = scope(ri, ns)
+	return ri, m, ns, err
+}
+
 // create stores a new object. obj becomes owned by the store.
 func (s *store) create(gvr schema.GroupVersionResource, ns string, obj runtime.Object, o writeOpts) (runtime.Object, error) {
 	s.mu.Lock()
@@ -56,15 +71,8 @@ func (s *store) create(gvr schema.GroupVersionResource, ns string, obj runtime.O
 }
 
 func (s *store) createLocked(gvr schema.GroupVersionResource, ns string, obj runtime.Object, o writeOpts) (runtime.Object, error) {
-	ri, err := s.resource(gvr)
+	ri, m, ns, err := s.target(gvr, ns, obj)
 	if err != nil {
-		return nil, err
-	}
-	m := mustAccessor(obj)
-	if ns == "" {
-		ns = m.GetNamespace()
-	}
-	if ns, err = scope(ri, ns); err != nil {
 		return nil, err
 	}
 	if m.GetNamespace() != "" && m.GetNamespace() != ns && ri.namespaced {
@@ -128,15 +136,8 @@ func (s *store) update(gvr schema.GroupVersionResource, ns string, obj runtime.O
 }
 
 func (s *store) updateLocked(gvr schema.GroupVersionResource, ns string, obj runtime.Object, o writeOpts) (runtime.Object, error) {
-	ri, err := s.resource(gvr)
+	ri, m, ns, err := s.target(gvr, ns, obj)
 	if err != nil {
-		return nil, err
-	}
-	m := mustAccessor(obj)
-	if ns == "" {
-		ns = m.GetNamespace()
-	}
-	if ns, err = scope(ri, ns); err != nil {
 		return nil, err
 	}
 	key := objKey{gvr: gvr, ns: ns, name: m.GetName()}

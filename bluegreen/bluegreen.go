@@ -208,10 +208,6 @@ func (rn *run) previewReplicas() int32 {
 	return rn.required()
 }
 
-func (rn *run) activeKey() types.NamespacedName {
-	return types.NamespacedName{Namespace: rn.rel.App.Namespace, Name: rn.s.spec.ActiveService}
-}
-
 // ensureService creates name when missing, selecting the workload's pods in
 // slot, with the spec's ports or those of the active Service.
 func (rn *run) ensureService(ctx context.Context, name, slot string) error {

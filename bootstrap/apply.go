@@ -173,7 +173,7 @@ func fieldsRaw(f *metav1.FieldsV1) json.RawMessage {
 	if f == nil {
 		return nil
 	}
-	return f.Raw
+	return f.GetRawBytes()
 }
 
 // olderThan reports whether resource version a comes before b. Versions

@@ -142,7 +142,7 @@ func TestExplicitEdgesAndCycles(t *testing.T) {
 	assert.Equal(t, "its config.kubernetes.io/depends-on annotation", why)
 
 	// Closing the loop is a cycle, reported with every edge and reason.
-	g = buildGraph(objs, []Dependency{
+	buildGraph(objs, []Dependency{
 		{Object: Ref{Kind: "ConfigMap", Namespace: "ns", Name: "b"}, DependsOn: Ref{Kind: "ConfigMap", Namespace: "ns", Name: "c"}},
 		{Object: Ref{Kind: "ConfigMap", Namespace: "ns", Name: "c"}, DependsOn: Ref{Kind: "ConfigMap", Namespace: "ns", Name: "a"}},
 	}, &v)

@@ -69,16 +69,6 @@ func compareRefs(a, b Ref) int {
 		cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }
 
-// find returns the entry of r.
-func (inv *inventory) find(r Ref) (invEntry, bool) {
-	for _, e := range inv.Objects {
-		if e.ref() == r {
-			return e, true
-		}
-	}
-	return invEntry{}, false
-}
-
 // index returns the entries by Ref.
 func (inv *inventory) index() map[Ref]invEntry {
 	out := make(map[Ref]invEntry, len(inv.Objects))

@@ -9,7 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	apipath "k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -63,7 +63,7 @@ func (s *Strategy) prepare(ctx context.Context, r strategy.Release) (*bundle, er
 		case o.GetName() == "":
 			v.Add(objPath(i)+".metadata.name", o.GetGenerateName(), "must be set: an object with only generateName cannot be applied twice to the same object")
 		default:
-			for _, msg := range apipath.IsValidPathSegmentName(o.GetName()) {
+			for _, msg := range content.IsPathSegmentName(o.GetName()) {
 				v.Add(objPath(i)+".metadata.name", o.GetName(), "%s", msg)
 			}
 			continue

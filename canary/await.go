@@ -300,7 +300,6 @@ type background struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	err    error // the first failure
-	done   bool  // a check failed or every check returned
 	change chan struct{}
 }
 

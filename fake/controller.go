@@ -19,7 +19,6 @@ var (
 	replicaSetsGVR    = appsv1.SchemeGroupVersion.WithResource("replicasets")
 	podsGVR           = corev1.SchemeGroupVersion.WithResource("pods")
 	servicesGVR       = corev1.SchemeGroupVersion.WithResource("services")
-	nodesGVR          = corev1.SchemeGroupVersion.WithResource("nodes")
 	endpointSlicesGVR = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
 )
 

@@ -186,13 +186,6 @@ func (s *store) dependentsLocked(uid types.UID) []objKey {
 	return out
 }
 
-// dependents is dependentsLocked with the lock taken.
-func (s *store) dependents(uid types.UID) []objKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dependentsLocked(uid)
-}
-
 // putLocked stores obj under key with the next resourceVersion, updates the
 // indexes and tells listeners and watchers. obj must be owned by the store
 // from now on.
@@ -289,13 +282,6 @@ func (s *store) randSuffixLocked(n int) string {
 		b[i] = alphabet[s.rand.IntN(len(alphabet))]
 	}
 	return string(b)
-}
-
-// currentRV returns the store's latest resourceVersion.
-func (s *store) currentRV() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rv
 }
 
 // shallowCopy returns a copy of a stored object whose metadata fields may

@@ -95,9 +95,3 @@ func (d *Direction) UnmarshalText(b []byte) error {
 }
 
 func (d Direction) valid() bool { return d >= 0 && int(d) < len(directionNames) }
-
-// flagsHigh reports whether a significant increase is a failure.
-func (d Direction) flagsHigh() bool { return d == Either || d == Increase }
-
-// flagsLow reports whether a significant decrease is a failure.
-func (d Direction) flagsLow() bool { return d == Either || d == Decrease }

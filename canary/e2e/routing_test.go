@@ -164,8 +164,6 @@ func (e *env) create(gvr schema.GroupVersionResource, doc string) {
 	require.NoError(e.t, err)
 }
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 // crds guards installing the CRDs: tests that run in parallel wait for one
 // install.
 var crds struct {

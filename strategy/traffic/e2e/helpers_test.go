@@ -40,8 +40,6 @@ const (
 // API.
 var crdFiles = []string{routertest.GatewayCRD, routertest.IstioCRD, routertest.SMICRD}
 
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-
 // weights are the weights every router must write and read back exactly.
 var weights = []int32{0, 2, 25, 75, 100}
 

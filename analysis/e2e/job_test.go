@@ -32,7 +32,9 @@ func TestJobProviderOnTheRealJobController(t *testing.T) {
 	ns := "analysis-e2e-job"
 	_, err = clients.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = clients.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = clients.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
 
 	smoke := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "smoke"}, Spec: batchv1.JobSpec{
 		BackoffLimit: ptr.To[int32](0),

@@ -147,15 +147,7 @@ func (e *env) until(what string, cond func() bool, sources ...strategy.Source) {
 // waitPhase waits, on a watch of the record, until the release reaches phase.
 func (e *env) waitPhase(phase strategy.Phase) {
 	e.t.Helper()
-	cms := e.kube.CoreV1().ConfigMaps(e.app.Namespace)
-	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(strategy.RecordName(e.app.Name))), clock.RealClock{})
-	ctx, cancel := context.WithCancel(e.ctx)
-	defer cancel()
-	require.NoError(e.t, records.Start(ctx))
-	e.until("phase "+string(phase), func() bool {
-		st, err := e.control.Status(e.ctx, e.app)
-		return err == nil && st.Phase == phase
-	}, records)
+	e2ekit.WaitStatus(e.t, e.ctx, e.kube, e.app, "phase "+string(phase), func(st *strategy.Status) bool { return st.Phase == phase })
 }
 
 // readyPods returns slot's pods that are Ready and not terminating, and all

@@ -200,21 +200,7 @@ func (e *env) until(what string, cond func() bool, sources ...strategy.Source) {
 // status satisfies cond, and returns that status.
 func (e *env) waitStatus(what string, cond func(*strategy.Status) bool) *strategy.Status {
 	e.t.Helper()
-	cms := e.kube.CoreV1().ConfigMaps(e.ns)
-	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(strategy.RecordName(appName))), clock.RealClock{})
-	ctx, cancel := context.WithCancel(e.ctx)
-	defer cancel()
-	require.NoError(e.t, records.Start(ctx))
-	var got *strategy.Status
-	e.until(what, func() bool {
-		st, err := e.control.Status(e.ctx, e.app)
-		if err != nil || !cond(st) {
-			return false
-		}
-		got = st
-		return true
-	}, records)
-	return got
+	return e2ekit.WaitStatus(e.t, e.ctx, e.kube, e.app, what, cond)
 }
 
 // slotState is what the cluster says about one slot once it settled.

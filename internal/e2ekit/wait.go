@@ -5,6 +5,12 @@ import (
 	"reflect"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+
+	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -53,4 +59,30 @@ func Until(tb testing.TB, ctx context.Context, what string, cond func() bool, so
 			tb.Fatalf("waiting for %s: %v", what, ctx.Err())
 		}
 	}
+}
+
+// WaitStatus waits, on a watch of app's release record, until the record's
+// status satisfies cond, and returns that status; it fails tb when ctx ends
+// first.
+func WaitStatus(tb testing.TB, ctx context.Context, kube kubernetes.Interface, app types.NamespacedName, what string,
+	cond func(*strategy.Status) bool) *strategy.Status {
+	tb.Helper()
+	cms := kube.CoreV1().ConfigMaps(app.Namespace)
+	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(strategy.RecordName(app.Name))), clock.RealClock{})
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := records.Start(wctx); err != nil {
+		tb.Fatalf("watching the release record of %s: %v", app, err)
+	}
+	control := strategy.NewControl(kube)
+	var got *strategy.Status
+	Until(tb, ctx, what, func() bool {
+		st, err := control.Status(ctx, app)
+		if err != nil || !cond(st) {
+			return false
+		}
+		got = st
+		return true
+	}, records)
+	return got
 }

@@ -7,12 +7,12 @@ import (
 	"sync"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -69,21 +69,5 @@ func (cr *Crasher) Disarm() int {
 // reaches phase, failing t when ctx ends first.
 func WaitPhase(t testing.TB, ctx context.Context, c *fake.Cluster, app types.NamespacedName, phase strategy.Phase) {
 	t.Helper()
-	kube := c.Clients().Kube
-	w, err := kube.CoreV1().ConfigMaps(app.Namespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + strategy.RecordName(app.Name)})
-	if err != nil {
-		t.Fatalf("watching the release record: %v", err)
-	}
-	defer w.Stop()
-	control := strategy.NewControl(kube)
-	for {
-		if st, err := control.Status(ctx, app); err == nil && st.Phase == phase {
-			return
-		}
-		select {
-		case <-w.ResultChan():
-		case <-ctx.Done():
-			t.Fatalf("release never reached phase %s", phase)
-		}
-	}
+	e2ekit.WaitStatus(t, ctx, c.Clients().Kube, app, "phase "+string(phase), func(st *strategy.Status) bool { return st.Phase == phase })
 }

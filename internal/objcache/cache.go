@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -244,6 +245,9 @@ func (c *Cache[T]) apply(ev watch.Event) error {
 	k := key(t.GetNamespace(), t.GetName())
 	switch ev.Type {
 	case watch.Added, watch.Modified:
+		if old, ok := c.items[k]; ok && olderThan(t.GetResourceVersion(), old.GetResourceVersion()) {
+			return nil // the cache already holds a newer write of its owner (Observe)
+		}
 		c.items[k] = t
 	case watch.Deleted:
 		delete(c.items, k)
@@ -252,6 +256,30 @@ func (c *Cache[T]) apply(ev watch.Event) error {
 	}
 	c.notifyLocked()
 	return nil
+}
+
+// Observe puts obj, as a write of the cache's owner returned it, in the
+// cache at once, so that the owner reads its own writes before the watch
+// delivers them. The watch's older events of the object are then ignored;
+// a newer one replaces it as usual.
+func (c *Cache[T]) Observe(obj T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := key(obj.GetNamespace(), obj.GetName())
+	if old, ok := c.items[k]; ok && !olderThan(old.GetResourceVersion(), obj.GetResourceVersion()) {
+		return
+	}
+	c.items[k] = obj
+	c.notifyLocked()
+}
+
+// olderThan reports whether resourceVersion a comes before b. Versions are
+// compared as numbers, as the API server and the fake write them; anything
+// else is not known to be older.
+func olderThan(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
 }
 
 // For builds a ListWatch from a typed client's List and Watch methods, with

@@ -185,7 +185,10 @@ func (s *Slots) Apply(ctx context.Context, resource string, obj any, name string
 		var err error
 		switch resource {
 		case "deployments":
-			_, err = kube.AppsV1().Deployments(namespace).Patch(ctx, name, types.ApplyPatchType, body, opts)
+			var dep *appsv1.Deployment
+			if dep, err = kube.AppsV1().Deployments(namespace).Patch(ctx, name, types.ApplyPatchType, body, opts); err == nil && s.Deploys != nil {
+				s.Deploys.Observe(dep)
+			}
 		case "configmaps":
 			_, err = kube.CoreV1().ConfigMaps(namespace).Patch(ctx, name, types.ApplyPatchType, body, opts)
 		case "secrets":
@@ -230,7 +233,6 @@ func (s *Slots) Deploy(ctx context.Context, slot string, rel strategy.Release, r
 	if err := s.Apply(ctx, "deployments", dep, dep.Name); err != nil {
 		return err
 	}
-	s.wrote(dep.Name, replicas)
 	return s.collectCompanions(ctx, slot, rev)
 }
 
@@ -268,17 +270,16 @@ func (s *Slots) collectCompanions(ctx context.Context, slot, keep string) error 
 // Deployment is left alone.
 func (s *Slots) Scale(ctx context.Context, name string, replicas int32) error {
 	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
-	err := s.Driver.Retry(ctx, func(ctx context.Context) error {
-		_, err := s.Kube.AppsV1().Deployments(s.App.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return s.Driver.Retry(ctx, func(ctx context.Context) error {
+		dep, err := s.Kube.AppsV1().Deployments(s.App.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
+		if err == nil && s.Deploys != nil && dep.Labels[strategy.LabelApp] == s.App.Name {
+			s.Deploys.Observe(dep) // a slot's Deployment; an adopted one is not in the cache
+		}
 		return err
 	})
-	if err == nil {
-		s.wrote(name, replicas)
-	}
-	return err
 }
 
 // LabelPods writes role labels and annotations onto slot's pods in place.

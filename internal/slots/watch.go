@@ -39,25 +39,11 @@ type Slots struct {
 	Pods     *objcache.Cache[*corev1.Pod]
 	Services *objcache.Cache[*corev1.Service]
 	Slices   *objcache.Cache[*discoveryv1.EndpointSlice]
-
-	// written holds the replicas this Slots last wrote per Deployment,
-	// which the cache may not show yet.
-	written map[string]int32
 }
 
-func (s *Slots) wrote(name string, replicas int32) {
-	if s.written == nil {
-		s.written = map[string]int32{}
-	}
-	s.written[name] = replicas
-}
-
-// Size is slot's replicas: as this Slots last wrote them, or as the cache
-// shows them when it wrote none.
+// Size is slot's replicas, 0 when it has no Deployment. The cache holds
+// this Slots' own writes at once (see Deploy and Scale).
 func (s *Slots) Size(slot string) int32 {
-	if n, ok := s.written[Name(s.App.Name, slot)]; ok {
-		return n
-	}
 	_, n := s.Revision(slot)
 	return n
 }

@@ -102,15 +102,7 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec) (outcome, *strat
 			}
 		}
 		for _, q := range taken {
-			switch q.Action {
-			case strategy.ActionPause:
-				r.Paused, r.Phase = true, strategy.PhasePaused
-			case strategy.ActionResume:
-				r.Paused, r.Phase = false, strategy.PhaseProgressing
-				if a.promotable && (rn.s.spec.ManualPromotion || a.decision) {
-					r.Phase = strategy.PhasePaused // still waiting for Promote
-				}
-			}
+			r.PauseOrResume(q, a.promotable && (rn.s.spec.ManualPromotion || a.decision))
 		}
 		return nil
 	})

@@ -113,15 +113,7 @@ func (rn *run) handleRequests(ctx context.Context, a awaitSpec, promoting bool) 
 			}
 		}
 		for _, q := range taken {
-			switch q.Action {
-			case strategy.ActionPause:
-				r.Paused, r.Phase = true, strategy.PhasePaused
-			case strategy.ActionResume:
-				r.Paused, r.Phase = false, strategy.PhaseProgressing
-				if a.promotable && r.Message != "" {
-					r.Phase = strategy.PhasePaused // still waiting for a decision
-				}
-			}
+			r.PauseOrResume(q, a.promotable && r.Message != "")
 		}
 		return nil
 	})

@@ -192,6 +192,22 @@ func (r *Record) Remember(rev Revision, limit int) {
 	r.History = h
 }
 
+// PauseOrResume applies a taken Pause or Resume request to r: Pause holds
+// the release; Resume lets it go on, Progressing, or still Paused when it
+// waits for a decision (a Promote) that Resume does not give. Other
+// requests change nothing.
+func (r *Record) PauseOrResume(q Request, awaitingPromote bool) {
+	switch q.Action {
+	case ActionPause:
+		r.Paused, r.Phase = true, PhasePaused
+	case ActionResume:
+		r.Paused, r.Phase = false, PhaseProgressing
+		if awaitingPromote {
+			r.Phase = PhasePaused
+		}
+	}
+}
+
 // Restart makes r describe a new release, h, at its first step, stepName,
 // with state as the strategy's state (nil for none): progressing, not
 // paused, no reason, message or measurements, and h in the history (at most

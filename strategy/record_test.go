@@ -234,3 +234,17 @@ func TestRestartStartsAFreshReleaseAndKeepsHistory(t *testing.T) {
 	r.State = []byte("{")
 	assert.Error(t, r.DecodeState(&got))
 }
+
+func TestPauseOrResume(t *testing.T) {
+	r := &strategy.Record{Phase: strategy.PhaseProgressing}
+	r.PauseOrResume(strategy.Request{Action: strategy.ActionPause}, false)
+	assert.True(t, r.Paused)
+	assert.Equal(t, strategy.PhasePaused, r.Phase)
+	r.PauseOrResume(strategy.Request{Action: strategy.ActionResume}, true)
+	assert.False(t, r.Paused)
+	assert.Equal(t, strategy.PhasePaused, r.Phase, "still waiting for Promote")
+	r.PauseOrResume(strategy.Request{Action: strategy.ActionResume}, false)
+	assert.Equal(t, strategy.PhaseProgressing, r.Phase)
+	r.PauseOrResume(strategy.Request{Action: strategy.ActionAbort}, false)
+	assert.Equal(t, strategy.PhaseProgressing, r.Phase, "other requests change nothing")
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -193,39 +192,13 @@ type waiter struct {
 
 // retry calls op until it succeeds, fails for good, or ctx ends, backing
 // off on the run's clock between transient errors (strategy.Transient, or
-// extra when given). Other errors are returned at once.
+// extra when given), with job i idle meanwhile. Other errors are returned
+// at once.
 func (rn *run) retry(ctx context.Context, i int, w waiter, extra func(error) bool, op func(context.Context) error) error {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(50*time.Millisecond),
-		backoff.WithMaxInterval(rn.s.cfg.MaxRetryBackoff),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithClockProvider(rn.s.cfg.Clock),
-	)
-	for {
-		err := op(ctx)
-		if err == nil {
-			return nil
-		}
-		var perm *backoff.PermanentError
-		if errors.As(err, &perm) {
-			return perm.Err
-		}
-		if !strategy.Transient(err) && (extra == nil || !extra(err)) {
-			return err
-		}
-		wait := b.NextBackOff()
-		rn.retrying(i, err, wait)
-		fired := make(chan struct{})
-		w.idle()
-		t := rn.s.cfg.Clock.AfterFunc(wait, func() { w.busy(); close(fired) })
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			w.busy()
-			return errors.Join(ctx.Err(), err)
-		case <-fired:
-		}
-	}
+	return strategy.Retrier{Clock: rn.s.cfg.Clock, Max: rn.s.cfg.MaxRetryBackoff, Retryable: extra,
+		OnRetry: func(err error, wait time.Duration) { rn.retrying(i, err, wait) },
+		Idle:    func() func() { w.idle(); return w.busy },
+	}.Do(ctx, op)
 }
 
 // retrying reports a retry from a job's goroutine.
@@ -237,19 +210,9 @@ func (rn *run) retrying(i int, err error, wait time.Duration) {
 		Message: "retrying in " + wait.String()})
 }
 
-// participant is implemented by clocks that move by themselves once every
-// participant waits (fake.Clock in auto-advance mode).
-type participant interface {
-	Track() (idle, busy, done func())
-}
-
 // track registers a job with such a clock; with any other clock the
 // functions do nothing.
 func track(clk any) (w waiter, done func()) {
-	if p, ok := clk.(participant); ok {
-		idle, busy, done := p.Track()
-		return waiter{idle: idle, busy: busy}, done
-	}
-	nop := func() {}
-	return waiter{idle: nop, busy: nop}, nop
+	idle, busy, done := strategy.Track(clk)
+	return waiter{idle: idle, busy: busy}, done
 }

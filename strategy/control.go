@@ -28,7 +28,7 @@ type Control struct {
 // WithIdentity are the options it uses.
 func NewControl(kube kubernetes.Interface, opts ...Option) *Control {
 	cfg := NewConfig(opts...)
-	return &Control{kube: kube, cfg: cfg, store: &store{kube: kube, retry: retrier{clock: cfg.Clock, max: cfg.MaxRetryBackoff}}}
+	return &Control{kube: kube, cfg: cfg, store: &store{kube: kube, retry: Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff}}}
 }
 
 // phases in which each request applies.
@@ -93,13 +93,13 @@ func (c *Control) Replace(ctx context.Context, app types.NamespacedName, revisio
 // WaitUnlocked waits, on a watch of the record and the clock, until no
 // driver holds the release's lease: its holder released it or let it lapse.
 func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) error {
-	idle, busy, done := track(c.cfg.Clock)
+	idle, busy, done := Track(c.cfg.Clock)
 	defer done()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
 	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
-	if err := c.store.retry.do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
+	if err := c.store.retry.Do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
 		return fmt.Errorf("watching release record of %s: %w", app, err)
 	}
 	for {

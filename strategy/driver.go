@@ -61,9 +61,11 @@ type participant interface {
 	Track() (idle, busy, done func())
 }
 
-// track registers the caller with a clock that moves itself when every
-// participant waits; with any other clock the functions do nothing.
-func track(clk any) (idle, busy, done func()) {
+// Track registers the caller with a clock that moves itself when every
+// participant waits (fake.Clock in auto-advance mode): the caller calls
+// idle right before it blocks, busy right after it wakes, and done when it
+// finishes. With any other clock the functions do nothing.
+func Track(clk any) (idle, busy, done func()) {
 	if p, ok := clk.(participant); ok {
 		return p.Track()
 	}
@@ -85,8 +87,8 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	d := &Driver{
 		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision,
 	}
-	d.idle, d.busy, d.done = track(cfg.Clock)
-	d.store = &store{kube: clients.Kube, retry: retrier{clock: cfg.Clock, max: cfg.MaxRetryBackoff, idle: d.pause, onRetry: d.onRetry}}
+	d.idle, d.busy, d.done = Track(cfg.Clock)
+	d.store = &store{kube: clients.Kube, retry: Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
 	if cfg.Events {
 		d.events = &eventRecorder{kube: clients.Kube, clock: cfg.Clock, app: r.App, by: cfg.Identity}
 	}
@@ -100,7 +102,7 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	d.cancel = cancel
 	cms := clients.Kube.CoreV1().ConfigMaps(r.App.Namespace)
 	d.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(r.App.Name))), cfg.Clock)
-	if err := d.store.retry.do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
+	if err := d.store.retry.Do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("watching release record of %s: %w", r.App, err)
 	}
@@ -159,7 +161,7 @@ func (d *Driver) Now() time.Time { return d.cfg.Clock.Now() }
 // off on the driver's clock between transient errors. The driver counts as
 // waiting while it backs off, so an auto-advancing fake clock moves on.
 func (d *Driver) Retry(ctx context.Context, op func(ctx context.Context) error) error {
-	return d.store.retry.do(ctx, op)
+	return d.store.retry.Do(ctx, op)
 }
 
 // pause marks the driver idle for an auto-advancing clock and returns the

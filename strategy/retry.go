@@ -47,31 +47,44 @@ func Transient(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
-// retrier runs API calls again on transient errors with exponential backoff
-// and jitter on the injected clock, until the context ends.
-type retrier struct {
-	clock   clock.WithTickerAndDelayedExecution
-	max     time.Duration
-	onRetry func(err error, wait time.Duration)
-	idle    func() func() // marks the caller idle while it waits; may be nil
+// Retrier runs API calls again on transient errors with exponential
+// backoff and jitter on its clock, until the context ends. Drivers retry
+// with one (Driver.Retry); code that runs its own goroutines, such as
+// bootstrap's, builds its own.
+type Retrier struct {
+	Clock clock.WithTickerAndDelayedExecution
+	// Max caps the wait between attempts; zero is DefaultMaxRetryBackoff.
+	Max time.Duration
+	// Retryable also retries errors it accepts, besides Transient ones.
+	Retryable func(error) bool
+	// OnRetry, when set, is told of each retry before the wait.
+	OnRetry func(err error, wait time.Duration)
+	// Idle, when set, marks the caller idle for an auto-advancing clock
+	// while it waits and returns what marks it busy again (see Track).
+	Idle func() (busy func())
 }
 
-// do calls op until it succeeds, fails permanently or ctx ends.
-func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) error {
+// Do calls op until it succeeds, fails permanently (an error that is not
+// retried, or a backoff.PermanentError, unwrapped) or ctx ends.
+func (r Retrier) Do(ctx context.Context, op func(ctx context.Context) error) error {
+	limit := r.Max
+	if limit == 0 {
+		limit = DefaultMaxRetryBackoff
+	}
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(50*time.Millisecond),
-		backoff.WithMaxInterval(r.max),
+		backoff.WithMaxInterval(limit),
 		backoff.WithMaxElapsedTime(0),
-		backoff.WithClockProvider(r.clock),
+		backoff.WithClockProvider(r.Clock),
 	)
 	conflicts := 0
 	for {
 		err := op(ctx)
-		if err == nil || !Transient(err) {
-			var perm *backoff.PermanentError
-			if errors.As(err, &perm) {
-				return perm.Err
-			}
+		var perm *backoff.PermanentError
+		if errors.As(err, &perm) {
+			return perm.Err
+		}
+		if err == nil || !Transient(err) && (r.Retryable == nil || !r.Retryable(err)) {
 			return err
 		}
 		// A first conflict means another writer was quicker: read and try
@@ -84,17 +97,17 @@ func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) err
 			conflicts = 0
 		}
 		wait := b.NextBackOff()
-		if r.onRetry != nil {
-			r.onRetry(err, wait)
+		if r.OnRetry != nil {
+			r.OnRetry(err, wait)
 		}
 		resume := func() {}
-		if r.idle != nil {
-			resume = r.idle()
+		if r.Idle != nil {
+			resume = r.Idle()
 		}
 		// The timer marks the caller busy before waking it, so that an
 		// auto-advancing fake clock cannot move on in between.
 		fired := make(chan struct{})
-		t := r.clock.AfterFunc(wait, func() { resume(); close(fired) })
+		t := r.Clock.AfterFunc(wait, func() { resume(); close(fired) })
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -109,5 +122,5 @@ func (r retrier) do(ctx context.Context, op func(ctx context.Context) error) err
 // waiting on clk with exponential backoff and jitter between transient
 // failures.
 func Retry(ctx context.Context, clk clock.WithTickerAndDelayedExecution, op func(ctx context.Context) error) error {
-	return retrier{clock: clk, max: DefaultMaxRetryBackoff}.do(ctx, op)
+	return Retrier{Clock: clk}.Do(ctx, op)
 }

@@ -18,7 +18,7 @@ import (
 // store reads and writes release records.
 type store struct {
 	kube  kubernetes.Interface
-	retry retrier
+	retry Retrier
 }
 
 // decodeRecord checks that cm is a release record of app and parses it.
@@ -70,7 +70,7 @@ func (s *store) get(ctx context.Context, app types.NamespacedName) (*Record, str
 
 // load is get, retried on transient errors.
 func (s *store) load(ctx context.Context, app types.NamespacedName) (r *Record, rv string, err error) {
-	err = s.retry.do(ctx, func(ctx context.Context) error {
+	err = s.retry.Do(ctx, func(ctx context.Context) error {
 		r, rv, err = s.get(ctx, app)
 		return err
 	})
@@ -92,7 +92,7 @@ func (s *store) update(ctx context.Context, app types.NamespacedName, create boo
 func (s *store) updateFrom(ctx context.Context, app types.NamespacedName, known *Record, knownRV string, create bool, mutate func(*Record) error) (*Record, string, error) {
 	var out *Record
 	var rv string
-	err := s.retry.do(ctx, func(ctx context.Context) error {
+	err := s.retry.Do(ctx, func(ctx context.Context) error {
 		var r *Record
 		var readRV string
 		var err error

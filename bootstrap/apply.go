@@ -203,10 +203,10 @@ func (rn *run) retry(ctx context.Context, i int, w waiter, extra func(error) boo
 
 // retrying reports a retry from a job's goroutine.
 func (rn *run) retrying(i int, err error, wait time.Duration) {
-	if rn.d == nil {
+	if rn.fromJobs == nil {
 		return
 	}
-	rn.d.Emitter(i, rn.b.g.refs[i].String())(strategy.Event{Type: strategy.EventRetrying, Err: err,
+	rn.fromJobs(strategy.Event{Type: strategy.EventRetrying, Object: rn.b.g.refs[i].String(), Err: err,
 		Message: "retrying in " + wait.String()})
 }
 

@@ -32,15 +32,15 @@ func orderChecker(t *testing.T, clients strategy.Clients, objs []*unstructured.U
 		if e.Type != bootstrap.EventApplied {
 			return
 		}
-		o := byName[e.StepName]
-		require.NotNil(t, o, "an event for an object not in the bundle: %s", e.StepName)
+		o := byName[e.Object]
+		require.NotNil(t, o, "an event for an object not in the bundle: %s", e.Object)
 		ctx := context.Background()
 		switch o.GetKind() {
 		case "Widget":
 			crd, err := clients.Dynamic.Resource(crds).Get(ctx, "widgets.example.com", metav1.GetOptions{})
-			require.NoError(t, err, "%s applied before its CRD exists", e.StepName)
+			require.NoError(t, err, "%s applied before its CRD exists", e.Object)
 			assert.True(t, conditionTrue(crd, "Established") && conditionTrue(crd, "NamesAccepted"),
-				"%s applied before its CRD was established", e.StepName)
+				"%s applied before its CRD was established", e.Object)
 		case "Deployment", "StatefulSet", "Job":
 			path := []string{"spec", "template", "spec", "serviceAccountName"}
 			sa, _, _ := unstructured.NestedString(o.Object, path...)
@@ -48,7 +48,7 @@ func orderChecker(t *testing.T, clients strategy.Clients, objs []*unstructured.U
 				return
 			}
 			_, err := clients.Kube.CoreV1().ServiceAccounts(o.GetNamespace()).Get(ctx, sa, metav1.GetOptions{})
-			assert.NoError(t, err, "%s applied before its ServiceAccount %s", e.StepName, sa)
+			assert.NoError(t, err, "%s applied before its ServiceAccount %s", e.Object, sa)
 		}
 	}
 }

@@ -80,7 +80,7 @@
 // Each object's progress goes to the observer (strategy.WithObserver) as
 // EventApplied, EventUnchanged, EventWaiting, EventReady, EventFailed,
 // EventSkipped, EventPruned, EventKept and EventDeleted, with the object in
-// StepName; the run itself reports the shared events (lease, phases, run
+// Event.Object; the run itself reports the shared events (lease, phases, run
 // finished) and keeps the outcome in the release record.
 //
 // # Limits

@@ -142,9 +142,9 @@ func (rn *run) applied(ctx context.Context, res jobResult) {
 		n.fields = fieldsDigest(res.obj, rn.s.cfg.FieldManager)
 	}
 	if res.action == ActionUnchanged {
-		rn.em.object(ctx, EventUnchanged, i, ref, "unchanged", nil)
+		rn.em.object(ctx, EventUnchanged, ref, "unchanged", nil)
 	} else {
-		rn.em.object(ctx, EventApplied, i, ref, string(res.action)+"d", nil)
+		rn.em.object(ctx, EventApplied, ref, string(res.action)+"d", nil)
 	}
 	rn.check(ctx, i, now)
 }
@@ -179,7 +179,7 @@ func (rn *run) check(ctx context.Context, i int, now time.Time) {
 	default:
 		if !n.announced {
 			n.announced = true
-			rn.em.object(ctx, EventWaiting, i, rn.b.g.refs[i], n.status.String(), nil)
+			rn.em.object(ctx, EventWaiting, rn.b.g.refs[i], n.status.String(), nil)
 		}
 	}
 }
@@ -190,7 +190,7 @@ func (rn *run) ready(ctx context.Context, i int, now time.Time) {
 		return
 	}
 	n.phase, n.took = phaseReady, now.Sub(n.applied)
-	rn.em.object(ctx, EventReady, i, rn.b.g.refs[i], n.status.Message, nil)
+	rn.em.object(ctx, EventReady, rn.b.g.refs[i], n.status.Message, nil)
 	if rn.b.g.refs[i].GroupKind() == crdKind {
 		rn.resetMapper = true
 	}
@@ -211,7 +211,7 @@ func (rn *run) fail(ctx context.Context, i int, err error) {
 	if n.status.Status != "" {
 		msg = n.status.String()
 	}
-	rn.em.object(ctx, EventFailed, i, ref, msg, err)
+	rn.em.object(ctx, EventFailed, ref, msg, err)
 	// Skip the dependents, nearest first, each naming the path to i.
 	via := map[int]string{}
 	for _, d := range rn.b.g.dependents[i] {
@@ -260,7 +260,7 @@ func (rn *run) skip(ctx context.Context, i int, dep Ref, reason string) {
 	se := &SkippedError{Ref: rn.b.g.refs[i], Dependency: dep, Reason: reason}
 	n.err = se
 	rn.skipped = append(rn.skipped, se)
-	rn.em.object(ctx, EventSkipped, i, se.Ref, reason, se)
+	rn.em.object(ctx, EventSkipped, se.Ref, reason, se)
 }
 
 // expire fails the objects that have waited longer than ObjectTimeout.
@@ -285,7 +285,7 @@ func (rn *run) timeUp(ctx context.Context) {
 		err := &TimeoutError{Ref: rn.b.g.refs[i], After: rn.s.spec.Timeout, Status: n.status, Overall: true, Blocking: rn.blocked(i)}
 		n.phase, n.err = phaseFailed, err
 		rn.failures = append(rn.failures, err)
-		rn.em.object(ctx, EventFailed, i, err.Ref, n.status.String(), err)
+		rn.em.object(ctx, EventFailed, err.Ref, n.status.String(), err)
 	}
 	if rn.stopped == "" {
 		rn.stop(ctx, fmt.Sprintf("the run's timeout of %s ran out", rn.s.spec.Timeout))

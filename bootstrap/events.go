@@ -7,9 +7,8 @@ import (
 )
 
 // The event types of a bootstrap, one per thing that happens to an object.
-// In each, StepName is the object's Ref (Ref.String()), Step its index in
-// the release's Objects (-1 for one only in the inventory), and Message
-// says more: the action, the status message, the reason.
+// In each, Object is the object's Ref (Ref.String()) and Message says
+// more: the action, the status message, the reason.
 const (
 	// EventApplied: the object was created or configured (Message says
 	// which).
@@ -58,9 +57,9 @@ func (em *emitter) emit(ctx context.Context, e strategy.Event) {
 	if em.s.cfg.Observer != nil {
 		em.s.cfg.Observer(e)
 	}
-	em.s.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", em.rel.App.String(), "object", e.StepName)
+	em.s.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", em.rel.App.String(), "object", e.Object)
 }
 
-func (em *emitter) object(ctx context.Context, typ strategy.EventType, index int, ref Ref, msg string, err error) {
-	em.emit(ctx, strategy.Event{Type: typ, Step: index, StepName: ref.String(), Message: msg, Err: err})
+func (em *emitter) object(ctx context.Context, typ strategy.EventType, ref Ref, msg string, err error) {
+	em.emit(ctx, strategy.Event{Type: typ, Object: ref.String(), Message: msg, Err: err})
 }

@@ -67,7 +67,7 @@ func (r *recorder) of(typ strategy.EventType) map[string]strategy.Event {
 	out := map[string]strategy.Event{}
 	for _, e := range r.all() {
 		if e.Type == typ {
-			out[e.StepName] = e
+			out[e.Object] = e
 		}
 	}
 	return out
@@ -76,7 +76,7 @@ func (r *recorder) of(typ strategy.EventType) map[string]strategy.Event {
 // position returns the index of the first event of type typ for object.
 func (r *recorder) position(typ strategy.EventType, object string) int {
 	for i, e := range r.all() {
-		if e.Type == typ && e.StepName == object {
+		if e.Type == typ && e.Object == object {
 			return i
 		}
 	}
@@ -88,11 +88,11 @@ func (r *recorder) position(typ strategy.EventType, object string) int {
 // callback, during which an auto-advancing fake clock stands still.
 func statusWriter(t testing.TB, clients strategy.Clients, clk clock.WithTickerAndDelayedExecution, delay time.Duration, written *sync.Map) strategy.Observer {
 	return func(e strategy.Event) {
-		if e.Type != bootstrap.EventApplied || !isWidget(e.StepName) {
+		if e.Type != bootstrap.EventApplied || !isWidget(e.Object) {
 			return
 		}
 		var ns, name string
-		_, err := fmt.Sscanf(e.StepName, "Widget.example.com %s", &ns)
+		_, err := fmt.Sscanf(e.Object, "Widget.example.com %s", &ns)
 		require.NoError(t, err)
 		ns, name = splitName(ns)
 		clk.AfterFunc(delay, func() {

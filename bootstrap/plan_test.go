@@ -174,7 +174,7 @@ func TestChecksReplaceTheRules(t *testing.T) {
 			t.Parallel()
 			c := newCluster(t)
 			observer := func(e strategy.Event) {
-				if e.Type != bootstrap.EventApplied || !isWidget(e.StepName) || tc.status == nil {
+				if e.Type != bootstrap.EventApplied || !isWidget(e.Object) || tc.status == nil {
 					return
 				}
 				c.Clock().AfterFunc(10*time.Second, func() {

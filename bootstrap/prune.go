@@ -72,7 +72,7 @@ func (rn *run) pruneCandidate(ctx context.Context, e invEntry) (*delNode, *unstr
 	n := &delNode{ref: e.ref(), index: -1, uid: e.UID}
 	keep := func(forget bool, msg string) (*delNode, *unstructured.Unstructured, error) {
 		n.phase, n.forget, n.msg = delKept, forget, msg
-		rn.em.object(ctx, EventKept, -1, n.ref, "left the bundle; kept: "+msg, nil)
+		rn.em.object(ctx, EventKept, n.ref, "left the bundle; kept: "+msg, nil)
 		return n, nil, nil
 	}
 	m, err := rn.s.clients.Mapper.RESTMapping(e.gvk().GroupKind(), e.Version)
@@ -235,7 +235,7 @@ func (rn *run) deleteAll(ctx context.Context, nodes []*delNode, done strategy.Ev
 				switch {
 				case r.err != nil:
 					n.phase, n.err = delFailed, &ObjectError{Ref: n.ref, Op: "delete", Err: r.err}
-					rn.em.object(ctx, EventFailed, n.index, n.ref, "delete failed", n.err)
+					rn.em.object(ctx, EventFailed, n.ref, "delete failed", n.err)
 				default:
 					n.phase, n.deleted = delWaiting, rn.s.cfg.Clock.Now()
 					n.deadline = n.deleted.Add(rn.s.spec.ObjectTimeout)
@@ -251,11 +251,11 @@ func (rn *run) deleteAll(ctx context.Context, nodes []*delNode, done strategy.Ev
 			case delWaiting:
 				if rn.gone(n) {
 					n.phase = delGone
-					rn.em.object(ctx, done, n.index, n.ref, "deleted", nil)
+					rn.em.object(ctx, done, n.ref, "deleted", nil)
 				} else if !now.Before(n.deadline) {
 					n.phase = delFailed
 					n.err = &TimeoutError{Ref: n.ref, After: rn.s.spec.ObjectTimeout, Status: ObjectStatus{Status: StatusTerminating, Message: "still there after its deletion"}}
-					rn.em.object(ctx, EventFailed, n.index, n.ref, "not gone in time", n.err)
+					rn.em.object(ctx, EventFailed, n.ref, "not gone in time", n.err)
 				}
 			case delPending:
 				blocked, ready := "", true
@@ -270,7 +270,7 @@ func (rn *run) deleteAll(ctx context.Context, nodes []*delNode, done strategy.Ev
 				}
 				if blocked != "" {
 					n.phase, n.msg = delKept, "kept because "+blocked+", which depends on it, was not deleted"
-					rn.em.object(ctx, EventKept, n.index, n.ref, n.msg, nil)
+					rn.em.object(ctx, EventKept, n.ref, n.msg, nil)
 					continue
 				}
 				if ready && running < rn.s.spec.Concurrency {

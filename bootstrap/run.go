@@ -54,15 +54,17 @@ func (s *Strategy) Apply(ctx context.Context, r strategy.Release) (*Report, erro
 
 // run is one Apply of a bundle.
 type run struct {
-	s      *Strategy
-	b      *bundle
-	em     *emitter
-	d      *strategy.Driver
-	hub    *hub
-	caches *caches
-	store  *inventoryStore
-	inv    *inventory // as read at the start
-	invIdx map[Ref]invEntry
+	s  *Strategy
+	b  *bundle
+	em *emitter
+	d  *strategy.Driver
+	// fromJobs reports events from the jobs' goroutines, such as retries.
+	fromJobs func(strategy.Event)
+	hub      *hub
+	caches   *caches
+	store    *inventoryStore
+	inv      *inventory // as read at the start
+	invIdx   map[Ref]invEntry
 
 	nodes    []*nodeState
 	pos      []int // position of each object in the graph's order
@@ -238,12 +240,12 @@ func (rn *run) unchanged(ctx context.Context) (*Report, bool, error) {
 	rep := &Report{}
 	for _, i := range rn.b.g.order {
 		ref := rn.b.g.refs[i]
-		rn.em.object(ctx, EventUnchanged, i, ref, "unchanged", nil)
-		rn.em.object(ctx, EventReady, i, ref, statuses[i].Message, nil)
+		rn.em.object(ctx, EventUnchanged, ref, "unchanged", nil)
+		rn.em.object(ctx, EventReady, ref, statuses[i].Message, nil)
 		rep.Objects = append(rep.Objects, ObjectReport{Ref: ref, Index: i, Action: ActionUnchanged, Ready: true, Status: statuses[i]})
 	}
 	for _, k := range kept {
-		rn.em.object(ctx, EventKept, -1, k.Ref, "left the bundle; kept: "+k.Message, nil)
+		rn.em.object(ctx, EventKept, k.Ref, "left the bundle; kept: "+k.Message, nil)
 		rep.Objects = append(rep.Objects, k)
 	}
 	msg := fmt.Sprintf("%d objects unchanged and current; nothing written", len(rn.nodes))
@@ -296,14 +298,12 @@ func (rn *run) drive(ctx context.Context) (*Report, error) {
 		if r.Phase == strategy.PhaseSucceeded {
 			r.Stable = r.Revision
 		}
-		r.Revision, r.Phase, r.Reason, r.Message = rn.b.rel.Revision, strategy.PhaseProgressing, "", ""
-		r.Step, r.StepName, r.Started, r.Progressed = 0, "apply", rn.start, rn.start
-		r.Remember(strategy.Revision{Revision: rn.b.rel.Revision, Phase: strategy.PhaseProgressing, Started: rn.start}, rn.s.cfg.HistoryLimit)
-		return nil
+		return r.Restart(strategy.Revision{Revision: rn.b.rel.Revision, Started: rn.start}, "apply", nil, rn.s.cfg.HistoryLimit)
 	})
 	if err != nil {
 		return nil, err
 	}
+	rn.fromJobs = d.Emitter(0, "apply")
 	d.Emit(ctx, strategy.Event{Type: strategy.EventRunStarted, Message: fmt.Sprintf("applying %d objects", len(rn.nodes))})
 	if err := rn.writeIntent(ctx); err != nil {
 		return nil, err
@@ -336,7 +336,7 @@ func (rn *run) drive(ctx context.Context) (*Report, error) {
 	if len(rn.failures) == 0 && !rn.s.spec.Prune {
 		for _, e := range rn.leaving() {
 			rep.Objects = append(rep.Objects, ObjectReport{Ref: e.ref(), Index: -1, Action: ActionKeep, Message: "prune is off"})
-			rn.em.object(ctx, EventKept, -1, e.ref(), "left the bundle; prune is off", nil)
+			rn.em.object(ctx, EventKept, e.ref(), "left the bundle; prune is off", nil)
 		}
 	}
 	if err := rn.writeFinal(ctx, pruned, rolledBack); err != nil {

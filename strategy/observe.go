@@ -66,7 +66,10 @@ type Event struct {
 	Phase    Phase
 	Step     int
 	StepName string
-	Message  string
+	// Object names the object the event is about, as "Kind namespace/name",
+	// for strategies that work object by object (bootstrap).
+	Object  string
+	Message string
 	// Err is set on failures and retries.
 	Err error
 	// Measurement is set on EventMeasurement.
@@ -77,6 +80,9 @@ func (e Event) String() string {
 	s := fmt.Sprintf("%s %s %s", e.Type, e.App, e.Revision)
 	if e.StepName != "" {
 		s += fmt.Sprintf(" step %d (%s)", e.Step, e.StepName)
+	}
+	if e.Object != "" {
+		s += " " + e.Object
 	}
 	if e.Phase != "" {
 		s += " phase " + string(e.Phase)

@@ -31,24 +31,24 @@ func (e *env) orderChecker(objs []*unstructured.Unstructured) strategy.Observer 
 		if ev.Type != bootstrap.EventApplied {
 			return
 		}
-		o := byName[ev.StepName]
+		o := byName[ev.Object]
 		if o == nil {
-			e.t.Errorf("event for an object not in the bundle: %s", ev.StepName)
+			e.t.Errorf("event for an object not in the bundle: %s", ev.Object)
 			return
 		}
 		ctx := context.Background()
 		switch o.GetKind() {
 		case "Widget":
 			crd, err := e.clients.Dynamic.Resource(crdResource).Get(ctx, "widgets."+e.group(), metav1.GetOptions{})
-			if assert.NoError(e.t, err, "%s applied before its CRD exists", ev.StepName) {
+			if assert.NoError(e.t, err, "%s applied before its CRD exists", ev.Object) {
 				assert.True(e.t, condition(crd, "Established") && condition(crd, "NamesAccepted"),
-					"%s applied before its CRD was established", ev.StepName)
+					"%s applied before its CRD was established", ev.Object)
 			}
 		case "Deployment", "StatefulSet", "Job":
 			sa, _, _ := unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
 			if sa != "" {
 				_, err := e.clients.Kube.CoreV1().ServiceAccounts(o.GetNamespace()).Get(ctx, sa, metav1.GetOptions{})
-				assert.NoError(e.t, err, "%s applied before its ServiceAccount %s", ev.StepName, sa)
+				assert.NoError(e.t, err, "%s applied before its ServiceAccount %s", ev.Object, sa)
 			}
 		}
 	}

@@ -140,10 +140,10 @@ func (e *env) widgetController(delay time.Duration) (strategy.Observer, func(nam
 	gvr := schema.GroupVersionResource{Group: e.group(), Version: "v1", Resource: "widgets"}
 	prefix := "Widget." + e.group() + " "
 	obs := func(ev strategy.Event) {
-		if ev.Type != bootstrap.EventApplied || !strings.HasPrefix(ev.StepName, prefix) {
+		if ev.Type != bootstrap.EventApplied || !strings.HasPrefix(ev.Object, prefix) {
 			return
 		}
-		ns, name, _ := strings.Cut(strings.TrimPrefix(ev.StepName, prefix), "/")
+		ns, name, _ := strings.Cut(strings.TrimPrefix(ev.Object, prefix), "/")
 		clock.RealClock{}.AfterFunc(delay, func() {
 			w, err := e.clients.Dynamic.Resource(gvr).Namespace(ns).Get(e.ctx, name, metav1.GetOptions{})
 			if err != nil {
@@ -187,7 +187,7 @@ func (r *recorder) position(typ strategy.EventType, object string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, e := range r.events {
-		if e.Type == typ && e.StepName == object {
+		if e.Type == typ && e.Object == object {
 			return i
 		}
 	}
@@ -200,7 +200,7 @@ func (r *recorder) of(typ strategy.EventType) map[string]strategy.Event {
 	out := map[string]strategy.Event{}
 	for _, e := range r.events {
 		if e.Type == typ {
-			out[e.StepName] = e
+			out[e.Object] = e
 		}
 	}
 	return out

@@ -53,7 +53,7 @@ func run(kubeconfig string) error {
 		switch e.Type {
 		case bootstrap.EventApplied, bootstrap.EventWaiting, bootstrap.EventReady, bootstrap.EventFailed,
 			bootstrap.EventSkipped, bootstrap.EventPruned, bootstrap.EventKept:
-			fmt.Printf("%9s  %-15s %-62s %s\n", e.Time.Sub(start).Round(time.Millisecond), e.Type, e.StepName, e.Message)
+			fmt.Printf("%9s  %-15s %-62s %s\n", e.Time.Sub(start).Round(time.Millisecond), e.Type, e.Object, e.Message)
 		}
 	}
 	s := bootstrap.New(t.Clients, bootstrap.Spec{}, strategy.WithClock(t.Clock), strategy.WithIdentity("examples-bootstrap"),
@@ -138,10 +138,10 @@ func plan(ctx context.Context, s *bootstrap.Strategy, rel strategy.Release) erro
 func widgetOperator(ctx context.Context, t *target.Target) strategy.Observer {
 	widgets := schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
 	return func(e strategy.Event) {
-		if e.Type != bootstrap.EventApplied || !strings.HasPrefix(e.StepName, "Widget.example.com ") {
+		if e.Type != bootstrap.EventApplied || !strings.HasPrefix(e.Object, "Widget.example.com ") {
 			return
 		}
-		ns, name, _ := strings.Cut(strings.TrimPrefix(e.StepName, "Widget.example.com "), "/")
+		ns, name, _ := strings.Cut(strings.TrimPrefix(e.Object, "Widget.example.com "), "/")
 		t.Clock.AfterFunc(2*time.Second, func() {
 			w, err := t.Clients.Dynamic.Resource(widgets).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

@@ -12,9 +12,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -31,25 +29,12 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "", "run against the cluster of this kubeconfig instead of the fake")
-	namespace := flag.String("namespace", "default", "namespace of the app")
-	flag.Parse()
-	if err := run(*kubeconfig, *namespace); err != nil {
-		fmt.Fprintln(os.Stderr, "bluegreen:", err)
-		os.Exit(1)
-	}
+	target.Main("bluegreen", 30*time.Minute, []fake.Option{fake.WithPodStartup(5 * time.Second)}, run)
 }
 
-func run(kubeconfig, namespace string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
+func run(ctx context.Context, t *target.Target, namespace string) error {
 	app := types.NamespacedName{Namespace: namespace, Name: "web"}
 
-	t, err := target.Open(kubeconfig, namespace, fake.WithPodStartup(5*time.Second))
-	if err != nil {
-		return err
-	}
-	defer t.Close()
 	spec := bluegreen.Spec{ActiveService: "web", PreviewService: "web-preview", ServicePorts: []corev1.ServicePort{
 		{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}
 	if t.Fake != nil {

@@ -18,9 +18,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -38,25 +36,11 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "", "run against the cluster of this kubeconfig instead of the fake")
-	namespace := flag.String("namespace", "default", "namespace of the app")
-	flag.Parse()
-	if err := run(*kubeconfig, *namespace); err != nil {
-		fmt.Fprintln(os.Stderr, "canary:", err)
-		os.Exit(1)
-	}
+	target.Main("canary", 30*time.Minute, []fake.Option{fake.WithPodStartup(5 * time.Second)}, run)
 }
 
-func run(kubeconfig, namespace string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
+func run(ctx context.Context, t *target.Target, namespace string) error {
 	app := types.NamespacedName{Namespace: namespace, Name: "web"}
-
-	t, err := target.Open(kubeconfig, namespace, fake.WithPodStartup(5*time.Second))
-	if err != nil {
-		return err
-	}
-	defer t.Close()
 
 	var gate []canary.Step
 	if t.Fake != nil {

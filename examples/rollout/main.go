@@ -10,9 +10,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,24 +26,11 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "", "run against the cluster of this kubeconfig instead of the fake")
-	namespace := flag.String("namespace", "default", "namespace of the app")
-	flag.Parse()
-	if err := run(*kubeconfig, *namespace); err != nil {
-		fmt.Fprintln(os.Stderr, "rollout:", err)
-		os.Exit(1)
-	}
+	target.Main("rollout", 30*time.Minute, []fake.Option{fake.WithPodStartup(3 * time.Second)}, run)
 }
 
-func run(kubeconfig, namespace string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
+func run(ctx context.Context, t *target.Target, namespace string) error {
 
-	t, err := target.Open(kubeconfig, namespace, fake.WithPodStartup(3*time.Second))
-	if err != nil {
-		return err
-	}
-	defer t.Close()
 	if t.Fake != nil {
 		// v3 is the bad release: its pods start but never pass readiness.
 		t.Fake.SetBehavior("v3", fake.Behavior{NeverReady: true})

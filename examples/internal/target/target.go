@@ -5,7 +5,10 @@
 package target
 
 import (
+	"context"
+	"flag"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -48,6 +51,29 @@ func Open(kubeconfig, namespace string, opts ...fake.Option) (*Target, error) {
 	c := fake.NewCluster(opts...)
 	fmt.Println("cluster: in-memory fake (time moves by itself while a release waits)")
 	return &Target{Clients: c.Clients(), Clock: c.Clock(), Fake: c}, nil
+}
+
+// Main is an example's main: it reads -kubeconfig and -namespace, opens the
+// target with opts, and calls run with a context that ends after timeout;
+// an error is printed after name and exits with status 1.
+func Main(name string, timeout time.Duration, opts []fake.Option, run func(ctx context.Context, t *Target, namespace string) error) {
+	kubeconfig := flag.String("kubeconfig", "", "run against the cluster of this kubeconfig instead of the fake")
+	namespace := flag.String("namespace", "default", "namespace of the app")
+	flag.Parse()
+	err := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		t, err := Open(*kubeconfig, *namespace, opts...)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		return run(ctx, t, *namespace)
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
 
 // Close stops the fake cluster, if any.

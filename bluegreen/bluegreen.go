@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -38,22 +39,21 @@ func New(clients strategy.Clients, spec Spec, opts ...strategy.Option) *Strategy
 // Name returns "bluegreen".
 func (s *Strategy) Name() string { return "bluegreen" }
 
-// The steps of a release, as recorded in Record.Step.
+// The steps of a release, by the names the record keeps.
 const (
-	stepDeploy = iota
-	stepPreviewAvailable
-	stepPrePromotion
-	stepPromotion
-	stepFullAvailable
-	stepSwitch
-	stepVerify
-	stepPostPromotion
-	stepScaleDown
-	stepDone
+	stepDeploy           = "deploy"
+	stepPreviewAvailable = "preview-available"
+	stepPrePromotion     = "pre-promotion"
+	stepPromotion        = "promotion"
+	stepFullAvailable    = "full-available"
+	stepSwitch           = "switch"
+	stepVerify           = "verify-endpoints"
+	stepPostPromotion    = "post-promotion"
+	stepScaleDown        = "scale-down"
 )
 
-var stepNames = [...]string{"deploy", "preview-available", "pre-promotion", "promotion", "full-available",
-	"switch", "verify-endpoints", "post-promotion", "scale-down", "done"}
+var stepNames = []string{stepDeploy, stepPreviewAvailable, stepPrePromotion, stepPromotion, stepFullAvailable,
+	stepSwitch, stepVerify, stepPostPromotion, stepScaleDown}
 
 // validate checks everything it can before a write: the spec, the release,
 // and the Services it will steer.
@@ -81,7 +81,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	if s.spec.ActiveService == "" || v.Err() != nil {
 		return v.Err()
 	}
-	svc, err := s.clients.Kube.CoreV1().Services(r.App.Namespace).Get(ctx, s.spec.ActiveService, metav1.GetOptions{})
+	svc, err := getService(ctx, s.cfg, s.clients, r.App.Namespace, s.spec.ActiveService)
 	switch {
 	case apierrors.IsNotFound(err):
 		if len(s.spec.ServicePorts) == 0 {
@@ -95,7 +95,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		}
 	}
 	if s.spec.PreviewService != "" {
-		prev, err := s.clients.Kube.CoreV1().Services(r.App.Namespace).Get(ctx, s.spec.PreviewService, metav1.GetOptions{})
+		prev, err := getService(ctx, s.cfg, s.clients, r.App.Namespace, s.spec.PreviewService)
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
@@ -118,7 +118,7 @@ func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan
 	if st, err := s.control.Status(ctx, r.App); err == nil {
 		p.Current = st.Phase
 	}
-	desc := map[int]string{
+	desc := map[string]string{
 		stepDeploy:           "apply the new revision to the idle slot",
 		stepPreviewAvailable: "wait until the idle slot's pods are ready",
 		stepPrePromotion:     fmt.Sprintf("run %d pre-promotion checks", len(s.spec.PrePromotion)),
@@ -134,8 +134,8 @@ func (s *Strategy) Plan(ctx context.Context, r strategy.Release) (*strategy.Plan
 	} else if s.spec.AutoPromotionAfter > 0 {
 		desc[stepPromotion] = fmt.Sprintf("wait %s after the new slot is ready", s.spec.AutoPromotionAfter)
 	}
-	for i := stepDeploy; i < stepDone; i++ {
-		p.Steps = append(p.Steps, strategy.PlannedStep{Name: stepNames[i], Description: desc[i]})
+	for _, name := range stepNames {
+		p.Steps = append(p.Steps, strategy.PlannedStep{Name: name, Description: desc[name]})
 	}
 	return p, nil
 }
@@ -153,16 +153,28 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control)
+	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control,
+		strategy.StepCheck(s.Name(), r.Revision, stepNames), checkState(r.App))
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
 	res, err := (&run{s: s, d: d, rel: r}).drive(ctx)
-	if err != nil {
-		return res, err
+	if err == nil {
+		err = res.Err()
 	}
-	return res, res.Err()
+	return strategy.Shipped(r.Revision, res, err)
+}
+
+// getService reads a Service, retrying transient errors.
+func getService(ctx context.Context, cfg strategy.Config, clients strategy.Clients, ns, name string) (*corev1.Service, error) {
+	var svc *corev1.Service
+	err := cfg.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		svc, err = clients.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	return svc, err
 }
 
 // Undo switches the app back to revision: at once when the idle slot still
@@ -193,6 +205,7 @@ func findRevision(h []strategy.Revision, rev string) (strategy.Revision, bool) {
 type run struct {
 	s   *Strategy
 	d   *strategy.Driver
+	f   *strategy.Flow
 	rel strategy.Release
 	sl  *slots.Slots
 }

@@ -2,13 +2,13 @@ package bluegreen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
@@ -29,38 +29,61 @@ type state struct {
 	// (an undo inside the rollback window): no checks, no promotion wait.
 	Instant bool `json:"instant,omitempty"`
 	// Ready is when the candidate became fully available; Switched when the
-	// active Service was pointed at it; Aborted when traffic went back.
+	// active Service was pointed at it.
 	Ready    time.Time `json:"ready,omitzero"`
 	Switched time.Time `json:"switched,omitzero"`
-	Aborted  time.Time `json:"aborted,omitzero"`
 }
 
-// stepAbort marks a release that is scaling its candidate down after an
-// abort.
-const stepAbort = 100
+// checkState returns a check for Begin that the recorded state names real
+// slots and only the app's own Deployment: an edited record must not send
+// writes to another object.
+func checkState(app types.NamespacedName) func(*strategy.Record) error {
+	return func(r *strategy.Record) error {
+		if r.Strategy != "bluegreen" || len(r.State) == 0 {
+			return nil
+		}
+		var st state
+		bad := func(why string) error {
+			return &strategy.RecordError{App: app, Name: strategy.RecordName(app.Name), Reason: why, Err: strategy.ErrCorruptRecord}
+		}
+		if err := r.DecodeState(&st); err != nil {
+			return bad(err.Error())
+		}
+		switch {
+		case st.Candidate != Blue && st.Candidate != Green:
+			return bad(fmt.Sprintf("candidate slot %q", st.Candidate))
+		case st.Previous != "" && st.Previous != other(st.Candidate):
+			return bad(fmt.Sprintf("previous slot %q", st.Previous))
+		case st.Adopted != "" && st.Adopted != app.Name:
+			return bad(fmt.Sprintf("adopted Deployment %q is not the app's", st.Adopted))
+		}
+		return nil
+	}
+}
 
 func (rn *run) state() state {
 	var st state
-	_ = rn.d.Record().DecodeState(&st)
+	// Begin checked that the state decodes; the driver's own writes keep it so.
+	if err := rn.d.Record().DecodeState(&st); err != nil {
+		panic(fmt.Sprintf("bluegreen: state checked at Begin no longer decodes: %v", err))
+	}
 	return st
 }
 
-// save records the step and the state changed by edit in one write.
-func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
-	return rn.d.Save(ctx, func(r *strategy.Record) error {
-		var st state
-		if err := r.DecodeState(&st); err != nil {
-			return err
-		}
-		if edit != nil {
-			edit(&st, r)
-		}
-		r.Step = step
-		if step < len(stepNames) {
-			r.StepName = stepNames[step]
-		}
-		return r.EncodeState(st)
-	})
+// enter records step name and the state changed by edit in one write.
+func (rn *run) enter(ctx context.Context, name string, edit func(*state, *strategy.Record)) error {
+	return rn.f.Enter(ctx, name, func(r *strategy.Record) error { return editState(r, edit) })
+}
+
+func editState(r *strategy.Record, edit func(*state, *strategy.Record)) error {
+	var st state
+	if err := r.DecodeState(&st); err != nil {
+		return err
+	}
+	if edit != nil {
+		edit(&st, r)
+	}
+	return r.EncodeState(st)
 }
 
 func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
@@ -87,20 +110,33 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	} else {
 		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
 	}
-	step := d.Record().Step
-	if step == stepAbort {
-		return rn.finishAbort(ctx)
+	spec := rn.s.spec
+	rn.f = strategy.NewFlow(d, rn.steps(), strategy.FlowHooks{
+		Sources:          rn.sl.Sources,
+		Rollback:         rn.rollback,
+		Retire:           rn.retire,
+		AbortDelay:       spec.abortScaleDownDelay(),
+		ProgressDeadline: spec.progressDeadline(),
+		Done: func() string {
+			return fmt.Sprintf("%s serves from slot %s", rn.rel.Revision, rn.state().Candidate)
+		},
+	})
+	return rn.f.Run(ctx)
+}
+
+// steps is the release as a table: each step's name and what it does.
+func (rn *run) steps() []strategy.FlowStep {
+	return []strategy.FlowStep{
+		{Name: stepDeploy, Run: rn.deploy},
+		{Name: stepPreviewAvailable, Run: rn.previewAvailable},
+		{Name: stepPrePromotion, Run: rn.prePromotion},
+		{Name: stepPromotion, Run: rn.promotion},
+		{Name: stepFullAvailable, Run: rn.fullAvailable},
+		{Name: stepSwitch, Run: rn.switchTraffic},
+		{Name: stepVerify, Run: rn.verify},
+		{Name: stepPostPromotion, Run: rn.postPromotion},
+		{Name: stepScaleDown, Run: rn.scaleDown},
 	}
-	for step < stepDone {
-		sctx, end := d.StartStep(ctx, step, stepNames[step])
-		res, next, err := rn.step(sctx, step)
-		end(err)
-		if res != nil || err != nil {
-			return res, err
-		}
-		step = next
-	}
-	return d.Finish(ctx, strategy.PhaseSucceeded, "", fmt.Sprintf("%s serves from slot %s", rev, rn.state().Candidate), strategy.Revision{})
 }
 
 // start records a new release: which slot it goes to, what it takes over.
@@ -125,10 +161,8 @@ func (rn *run) start(ctx context.Context) error {
 	return rn.d.Save(ctx, func(r *strategy.Record) error {
 		// Requests made before this release were meant for an earlier one.
 		r.Take(func(strategy.Request) bool { return true })
-		if stable != "" {
-			r.Stable = stable
-		}
-		return r.Restart(slots.History(rn.rel, now), stepNames[stepDeploy], st, rn.s.cfg.HistoryLimit)
+		r.Stable = stable
+		return r.Restart(slots.History(rn.rel, now), stepDeploy, st, rn.s.cfg.HistoryLimit)
 	})
 }
 
@@ -137,195 +171,27 @@ func (rn *run) start(ctx context.Context) error {
 // whose pods the active Service selects.
 func (rn *run) adoptable(ctx context.Context) (string, error) {
 	app := rn.rel.App
-	dep, err := rn.s.clients.Kube.AppsV1().Deployments(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("reading Deployment %s: %w", app, err)
-	}
-	if dep.Labels[strategy.LabelManagedBy] == strategy.ManagedBy {
-		return "", nil
-	}
-	// Only a Deployment that serves the app's traffic is taken over (and
-	// later scaled down): the active Service must select its pods.
-	svc, ok := rn.sl.Services.Get(app.Namespace, rn.s.spec.ActiveService)
-	if !ok || len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
-		return "", nil
-	}
-	return dep.Name, nil
-}
-
-// step runs one step and returns the next. It returns a Result when the
-// release ended early. A step that changed nothing in the cluster and
-// waited for nothing is not recorded: repeating it after a crash is free.
-func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error) {
-	st := rn.state()
-	spec := rn.s.spec
-	next := func(edit func(*state, *strategy.Record)) (*strategy.Result, int, error) {
-		return nil, step + 1, rn.save(ctx, step+1, edit)
-	}
-	skip := func() (*strategy.Result, int, error) { return nil, step + 1, nil }
-	end := func(res *strategy.Result, err error) (*strategy.Result, int, error) { return res, step, err }
-	switch step {
-	case stepDeploy:
-		if err := rn.prepareServices(ctx, st.Candidate); err != nil {
-			return end(nil, err)
+	var name string
+	err := rn.d.Retry(ctx, func(ctx context.Context) error {
+		dep, err := rn.s.clients.Kube.AppsV1().Deployments(app.Namespace).Get(ctx, app.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
 		}
-		if err := rn.sl.Deploy(ctx, st.Candidate, rn.rel, rn.previewReplicas()); err != nil {
-			return end(nil, err)
+		if err != nil {
+			return fmt.Errorf("reading Deployment %s: %w", app, err)
 		}
-		return next(nil)
-
-	case stepPreviewAvailable:
-		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.previewReplicas()); res != nil || err != nil {
-			return end(res, err)
+		if dep.Labels[strategy.LabelManagedBy] == strategy.ManagedBy {
+			return nil
 		}
-		// Checks test through the preview Service: it must reach the pods.
-		if p := spec.PreviewService; p != "" && len(spec.PrePromotion) > 0 && !st.Instant {
-			if res, err := rn.awaitEndpoints(ctx, p, st.Candidate, rn.previewReplicas()); res != nil || err != nil {
-				return end(res, err)
-			}
-		}
-		if err := rn.sl.LabelPods(ctx, st.Candidate, spec.PreviewMetadata.Labels, spec.PreviewMetadata.Annotations); err != nil {
-			return end(nil, err)
-		}
-		if spec.AutoPromotionAfter == 0 || rn.previewReplicas() < rn.required() {
-			// Nothing to remember: go straight on, so that the switch
-			// follows the last ready pod with no write in between.
-			return skip()
-		}
-		return next(func(s *state, _ *strategy.Record) {
-			if s.Ready.IsZero() {
-				s.Ready = rn.d.Now()
-			}
-		})
-
-	case stepPrePromotion:
-		if st.Instant || len(spec.PrePromotion) == 0 {
-			return skip()
-		}
-		{
-			if err := rn.d.RunChecks(ctx, spec.PrePromotion, rn.checkInput(st.Candidate, spec.PreviewService)); err != nil {
-				if res, err := rn.judged(ctx, err); res != nil || err != nil {
-					return end(res, err)
-				}
-			}
-		}
-		return next(nil)
-
-	case stepPromotion:
-		if st.Instant || (!spec.ManualPromotion && spec.AutoPromotionAfter == 0) {
-			return skip()
-		}
-		{
-			if res, err := rn.awaitPromotion(ctx, st); res != nil || err != nil {
-				return end(res, err)
-			}
-		}
-		return next(nil)
-
-	case stepFullAvailable:
-		if rn.previewReplicas() == rn.required() {
-			return skip() // the preview was already the full size
-		}
-		{
-			if err := rn.sl.Deploy(ctx, st.Candidate, rn.rel, rn.required()); err != nil {
-				return end(nil, err)
-			}
-		}
-		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); res != nil || err != nil {
-			return end(res, err)
-		}
-		return next(func(s *state, _ *strategy.Record) {
-			if s.Ready.IsZero() {
-				s.Ready = rn.d.Now()
-			}
-		})
-
-	case stepSwitch:
-		// Availability guard: the slot must still have every pod ready.
-		if res, err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); res != nil || err != nil {
-			return end(res, err)
-		}
-		if err := rn.point(ctx, rn.s.spec.ActiveService, st.Candidate); err != nil {
-			return end(nil, err)
-		}
-		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate)})
-		return next(func(s *state, r *strategy.Record) {
-			s.Switched = rn.d.Now()
-			r.Stable, r.Phase = r.Revision, strategy.PhasePromoting
-		})
-
-	case stepVerify:
-		if res, err := rn.awaitEndpoints(ctx, spec.ActiveService, st.Candidate, rn.required()); res != nil || err != nil {
-			return end(res, err)
-		}
-		if err := rn.sl.LabelPods(ctx, st.Candidate, spec.ActiveMetadata.Labels, spec.ActiveMetadata.Annotations); err != nil {
-			return end(nil, err)
-		}
-		return next(nil)
-
-	case stepPostPromotion:
-		if st.Instant || len(spec.PostPromotion) == 0 {
-			return skip()
-		}
-		{
-			if err := rn.d.RunChecks(ctx, spec.PostPromotion, rn.checkInput(st.Candidate, spec.ActiveService)); err != nil {
-				if res, err := rn.judged(ctx, err); res != nil || err != nil {
-					return end(res, err)
-				}
-			}
-		}
-		return next(nil)
-
-	case stepScaleDown:
-		if st.Adopted == "" && (st.Previous == "" || spec.rollbackWindow() > 0) {
-			return skip() // the rollback window keeps the old slot
-		}
-		{
-			if _, err := rn.d.Wait(ctx, strategy.WaitFor{Until: st.Switched.Add(spec.scaleDownDelay()),
-				Reason: fmt.Sprintf("old pods keep running %s after the switch", spec.scaleDownDelay())}); err != nil {
-				return end(nil, err)
-			}
-			old := st.Adopted
-			if old == "" {
-				old = SlotName(rn.rel.App.Name, st.Previous)
-			}
-			if err := rn.sl.Scale(ctx, old, 0); err != nil {
-				return end(nil, err)
-			}
-		}
-		return next(nil)
-	}
-	return end(nil, fmt.Errorf("unknown step %d", step))
-}
-
-// judged acts on a failed check: a check that could not decide
-// (strategy.ErrInconclusive) pauses the release until a person promotes it
-// (go on) or aborts it; any other failure aborts it.
-func (rn *run) judged(ctx context.Context, err error) (*strategy.Result, error) {
-	if !errors.Is(err, strategy.ErrInconclusive) {
-		return rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
-	}
-	if err := rn.d.Save(ctx, func(r *strategy.Record) error {
-		r.Phase, r.Message = strategy.PhasePaused, err.Error()
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	_, res, err := rn.await(ctx, awaitSpec{reason: err.Error(), promotable: true, decision: true,
-		switched: rn.d.Record().Step > stepSwitch})
-	if res != nil || err != nil {
-		return res, err
-	}
-	return nil, rn.d.Save(ctx, func(r *strategy.Record) error {
-		r.Phase, r.Message, r.Paused = strategy.PhaseProgressing, "", false
-		if r.Step > stepSwitch {
-			r.Phase = strategy.PhasePromoting
+		// Only a Deployment that serves the app's traffic is taken over
+		// (and later scaled down): the active Service must select its pods.
+		svc, ok := rn.sl.Services.Get(app.Namespace, rn.s.spec.ActiveService)
+		if ok && len(svc.Spec.Selector) > 0 && labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
+			name = dep.Name
 		}
 		return nil
 	})
+	return name, err
 }
 
 func (rn *run) checkInput(slot, service string) strategy.CheckInput {

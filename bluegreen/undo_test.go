@@ -51,10 +51,12 @@ func TestUndoOutsideWindowRedeploys(t *testing.T) {
 	}
 	require.Equal(t, slotState{"v1", 0, 0}, observe(t, c).Blue)
 
-	// Asked from another process while nothing runs: the next Run ships v1.
+	// Asked from another process while nothing runs: the next Run ships v1,
+	// and says that it did not ship the revision it was asked to.
 	require.NoError(t, strategy.NewControl(c.Clients().Kube).Undo(ctx, app, "v1"))
 	res, err := s.Run(ctx, release("v2"))
-	require.NoError(t, err)
+	require.ErrorIs(t, err, strategy.ErrSuperseded)
+	assert.ErrorContains(t, err, "v1 serves")
 	assert.Equal(t, "v1", res.Revision)
 	assert.Equal(t, endState{Blue: slotState{"v1", 3, 3}, Green: slotState{"v2", 0, 0}, Active: "blue", Preview: "blue",
 		Phase: strategy.PhaseSucceeded, Revision: "v1", Stable: "v1"}, observe(t, c))
@@ -150,7 +152,7 @@ func TestUndoRequestedMidFlightStopsTheReleaseAndShipsTheRevision(t *testing.T) 
 	assert.Equal(t, 1, observe(t, c).RecordPending, "the Undo waits in the record for the next Run")
 
 	res, err := s.Run(ctx, release("v3"))
-	require.NoError(t, err)
+	require.ErrorIs(t, err, strategy.ErrSuperseded, "a Run of v3 that shipped v1 says so")
 	assert.Equal(t, "v1", res.Revision, "the next Run ships the revision the Undo named")
 	got := observe(t, c)
 	assert.Equal(t, "blue", got.Active)

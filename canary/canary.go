@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -69,7 +71,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	}
 	pods := r.Workload.Spec.Template.Labels
 	ns := r.App.Namespace
-	svc, err := s.clients.Kube.CoreV1().Services(ns).Get(ctx, s.spec.StableService, metav1.GetOptions{})
+	svc, err := s.getService(ctx, ns, s.spec.StableService)
 	switch {
 	case apierrors.IsNotFound(err):
 		if s.spec.Router != nil || len(s.spec.ServicePorts) == 0 {
@@ -93,7 +95,12 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		// first slot; once a slot runs, one that selects both would send
 		// stable traffic to the canary.
 		for _, slot := range []string{Blue, Green} {
-			dep, err := s.clients.Kube.AppsV1().Deployments(ns).Get(ctx, SlotName(r.App.Name, slot), metav1.GetOptions{})
+			var dep *appsv1.Deployment
+			err := s.cfg.Retry(ctx, func(ctx context.Context) error {
+				var err error
+				dep, err = s.clients.Kube.AppsV1().Deployments(ns).Get(ctx, SlotName(r.App.Name, slot), metav1.GetOptions{})
+				return err
+			})
 			if err == nil && ptr.Deref(dep.Spec.Replicas, 1) > 0 {
 				v.Add("spec.stableService", svc.Name, "selects the pods of both slots; with a router it must select the stable slot (%s=%s)", strategy.LabelSlot, slot)
 				break
@@ -103,7 +110,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 			}
 		}
 	}
-	canary, err := s.clients.Kube.CoreV1().Services(ns).Get(ctx, s.spec.CanaryService, metav1.GetOptions{})
+	canary, err := s.getService(ctx, ns, s.spec.CanaryService)
 	switch {
 	case apierrors.IsNotFound(err):
 		v.Add("spec.canaryService", s.spec.CanaryService, "no such Service in %s", ns)
@@ -163,18 +170,46 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control)
+	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control,
+		strategy.StepCheck(s.Name(), r.Revision, stepNames(s.spec)), checkState(r.App))
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	rn := &run{s: s, d: d, rel: r}
-	defer rn.stopBackground()
-	res, err := rn.drive(ctx)
-	if err != nil {
-		return res, err
+	res, err := (&run{s: s, d: d, rel: r}).drive(ctx)
+	if err == nil {
+		err = res.Err()
 	}
-	return res, res.Err()
+	return strategy.Shipped(r.Revision, res, err)
+}
+
+// checkState returns a check for Begin that the recorded state names real
+// slots, so that an edited record cannot send writes elsewhere.
+func checkState(app types.NamespacedName) func(*strategy.Record) error {
+	return func(r *strategy.Record) error {
+		if r.Strategy != "canary" || len(r.State) == 0 {
+			return nil
+		}
+		var st state
+		bad := func(why string) error {
+			return &strategy.RecordError{App: app, Name: strategy.RecordName(app.Name), Reason: why, Err: strategy.ErrCorruptRecord}
+		}
+		if err := r.DecodeState(&st); err != nil {
+			return bad(err.Error())
+		}
+		slot := func(s string) bool { return s == Blue || s == Green }
+		switch {
+		case !slot(st.Canary):
+			return bad(fmt.Sprintf("canary slot %q", st.Canary))
+		case st.Stable != "" && st.Stable != slots.Other(st.Canary):
+			return bad(fmt.Sprintf("stable slot %q", st.Stable))
+		case st.Serving != "" && !slot(st.Serving):
+			return bad(fmt.Sprintf("serving slot %q", st.Serving))
+		case st.Weight < 0 || st.Weight > 100:
+			return bad(fmt.Sprintf("weight %d", st.Weight))
+		}
+		return nil
+	}
 }
 
 // Undo releases revision again from the history, skipping the steps: the
@@ -193,6 +228,17 @@ func (s *Strategy) Undo(ctx context.Context, app types.NamespacedName, revision 
 		}
 	}
 	return nil, fmt.Errorf("undo %s to %q: %w", app, revision, strategy.ErrUnknownRevision)
+}
+
+// getService reads a Service, retrying transient errors.
+func (s *Strategy) getService(ctx context.Context, ns, name string) (*corev1.Service, error) {
+	var svc *corev1.Service
+	err := s.cfg.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		svc, err = s.clients.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	return svc, err
 }
 
 func stepName(i int, s Step) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -41,85 +42,80 @@ type state struct {
 	Aborted  time.Time `json:"aborted,omitzero"`
 }
 
-// Record steps: 0 deploys, 1..n are the spec's steps, then promotion and
-// scale-down; stepAbort marks a release scaling its canary down after an
-// abort.
-const stepAbort = 100
+// The steps of a release are named: "deploy", the spec's steps
+// ("0-SetWeight", ...), "promote" and "scale-down".
+const (
+	stepDeploy    = "deploy"
+	stepPromote   = strategy.FullPromotionStep
+	stepScaleDown = "scale-down"
+)
 
-func (rn *run) stepPromote() int   { return len(rn.s.spec.Steps) + 1 }
-func (rn *run) stepScaleDown() int { return len(rn.s.spec.Steps) + 2 }
-func (rn *run) stepDone() int      { return len(rn.s.spec.Steps) + 3 }
-
-func (rn *run) nameOf(step int) string {
-	switch n := len(rn.s.spec.Steps); {
-	case step == 0:
-		return "deploy"
-	case step <= n:
-		return stepName(step-1, rn.s.spec.Steps[step-1])
-	case step == n+1:
-		return "promote"
-	case step == n+2:
-		return "scale-down"
-	case step == stepAbort:
-		return "abort-scale-down"
+// stepNames lists the names of a release's steps with spec, in order.
+func stepNames(spec Spec) []string {
+	names := []string{stepDeploy}
+	for i, st := range spec.Steps {
+		names = append(names, stepName(i, st))
 	}
-	return "done"
+	return append(names, stepPromote, stepScaleDown)
 }
 
 // run is one Run of a release.
 type run struct {
 	s   *Strategy
 	d   *strategy.Driver
+	f   *strategy.Flow
 	rel strategy.Release
 	sl  *slots.Slots
-	bg  *background
-	// carry are edits for the next save (see later).
-	carry []func(*state, *strategy.Record)
 	// routes is set once this run set a header or mirror route.
 	routes bool
 }
 
 func (rn *run) state() state {
 	var st state
-	_ = rn.d.Record().DecodeState(&st)
+	// Begin checked that the state decodes; the driver's own writes keep it so.
+	if err := rn.d.Record().DecodeState(&st); err != nil {
+		panic(fmt.Sprintf("canary: state checked at Begin no longer decodes: %v", err))
+	}
 	return st
 }
 
-// save records the step and the state changed by edit in one write.
-func (rn *run) save(ctx context.Context, step int, edit func(*state, *strategy.Record)) error {
-	err := rn.d.Save(ctx, func(r *strategy.Record) error {
+// enter records step name and the state changed by edit in one write,
+// with the edits queued by later.
+func (rn *run) enter(ctx context.Context, name string, edit func(*state, *strategy.Record)) error {
+	return rn.f.Enter(ctx, name, func(r *strategy.Record) error {
 		var st state
 		if err := r.DecodeState(&st); err != nil {
 			return err
 		}
-		if r.Step != step {
+		if r.StepName != name {
 			// A new step: a timed pause records when it ends, for Status.
 			st.StepStarted, r.PauseUntil = rn.d.Now(), time.Time{}
-			if i := step - 1; i >= 0 && i < len(rn.s.spec.Steps) {
+			if i := slices.Index(stepNames(rn.s.spec), name) - 1; i >= 0 && i < len(rn.s.spec.Steps) {
 				if p, ok := rn.s.spec.Steps[i].(Pause); ok && p.Duration > 0 {
 					r.PauseUntil = st.StepStarted.Add(p.Duration)
 				}
 			}
 		}
-		for _, c := range rn.carry {
-			c(&st, r)
-		}
 		if edit != nil {
 			edit(&st, r)
 		}
-		r.Step, r.StepName = step, rn.nameOf(step)
 		return r.EncodeState(st)
 	})
-	if err == nil {
-		rn.carry = nil
-	}
-	return err
 }
 
-// later has the next save of the record also make edit, to save a write
+// later has the next write of the record also make edit, to save a write
 // when nothing depends on it being recorded sooner: what it records is
 // found again by repeating the step after a crash.
-func (rn *run) later(edit func(*state, *strategy.Record)) { rn.carry = append(rn.carry, edit) }
+func (rn *run) later(edit func(*state, *strategy.Record)) {
+	rn.f.Later(func(r *strategy.Record) error {
+		var st state
+		if err := r.DecodeState(&st); err != nil {
+			return err
+		}
+		edit(&st, r)
+		return r.EncodeState(st)
+	})
+}
 
 func (rn *run) total() int32 { return ptr.Deref(rn.rel.Workload.Spec.Replicas, 1) }
 
@@ -143,21 +139,36 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	} else {
 		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
 	}
-	step := d.Record().Step
-	if step == stepAbort {
-		return rn.finishAbort(ctx)
+	spec := rn.s.spec
+	hooks := strategy.FlowHooks{
+		Sources:          rn.sl.Sources,
+		Rollback:         rn.rollback,
+		Retire:           rn.retire,
+		FullPromotion:    true,
+		ProgressDeadline: spec.progressDeadline(),
+		Done: func() string {
+			return fmt.Sprintf("%s serves from slot %s", rn.rel.Revision, rn.state().Canary)
+		},
 	}
-	for step < rn.stepDone() {
-		sctx, end := d.StartStep(ctx, step, rn.nameOf(step))
-		res, next, err := rn.step(sctx, step)
-		end(err)
-		if res != nil || err != nil {
-			return res, err
-		}
-		step = next
+	if spec.Router != nil {
+		hooks.AbortDelay = spec.abortScaleDownDelay()
 	}
-	st := rn.state()
-	return d.Finish(ctx, strategy.PhaseSucceeded, "", fmt.Sprintf("%s serves from slot %s", rn.rel.Revision, st.Canary), strategy.Revision{})
+	rn.f = strategy.NewFlow(d, rn.steps(), hooks)
+	return rn.f.Run(ctx)
+}
+
+// steps is the release as a table: deploy, the spec's steps, promotion and
+// scale-down.
+func (rn *run) steps() []strategy.FlowStep {
+	out := []strategy.FlowStep{{Name: stepDeploy, Run: rn.deployStep}}
+	for i, st := range rn.s.spec.Steps {
+		out = append(out, strategy.FlowStep{Name: stepName(i, st), Run: func(ctx context.Context) (string, error) {
+			return rn.userStep(ctx, i)
+		}})
+	}
+	return append(out,
+		strategy.FlowStep{Name: stepPromote, Run: rn.promoteStep},
+		strategy.FlowStep{Name: stepScaleDown, Run: rn.scaleDownStep})
 }
 
 func (rn *run) startWatches(ctx context.Context) error {
@@ -236,7 +247,7 @@ func (rn *run) start(ctx context.Context) error {
 		if stableRev != "" {
 			r.Stable = stableRev
 		}
-		return r.Restart(slots.History(rn.rel, now), rn.nameOf(0), st, rn.s.cfg.HistoryLimit)
+		return r.Restart(slots.History(rn.rel, now), stepDeploy, st, rn.s.cfg.HistoryLimit)
 	})
 }
 
@@ -285,58 +296,51 @@ func (rn *run) canaryService() string {
 	return rn.s.spec.StableService
 }
 
-// step runs one step and returns the next. It returns a Result when the
-// release ended early.
-func (rn *run) step(ctx context.Context, step int) (*strategy.Result, int, error) {
+// next is the name of the step after the current one.
+func (rn *run) next() string {
+	names := stepNames(rn.s.spec)
+	return names[slices.Index(names, rn.d.Record().StepName)+1]
+}
+
+func (rn *run) deployStep(ctx context.Context) (string, error) {
 	st := rn.state()
-	next := func(edit func(*state, *strategy.Record)) (*strategy.Result, int, error) {
-		return nil, step + 1, rn.save(ctx, step+1, edit)
+	if err := rn.deploy(ctx, st); err != nil {
+		return "", err
 	}
-	end := func(res *strategy.Result, err error) (*strategy.Result, int, error) { return res, step, err }
-	n := len(rn.s.spec.Steps)
-	switch {
-	case step == 0:
-		if err := rn.deploy(ctx, st); err != nil {
-			return end(nil, err)
-		}
-		if st.Instant {
-			return nil, rn.stepPromote(), rn.save(ctx, rn.stepPromote(), nil)
-		}
-		return next(nil)
-
-	case step <= n:
-		if res, full, err := rn.userStep(ctx, step-1, st); res != nil || err != nil {
-			return end(res, err)
-		} else if full {
-			return nil, rn.stepPromote(), rn.save(ctx, rn.stepPromote(), nil)
-		}
-		return next(nil)
-
-	case step == rn.stepPromote():
-		if res, err := rn.stopBackgroundAndJudge(ctx); res != nil || err != nil {
-			return end(res, err)
-		}
-		if res, err := rn.promote(ctx, st); res != nil || err != nil {
-			return end(res, err)
-		}
-		return next(nil)
-
-	case step == rn.stepScaleDown():
-		if st.Stable == "" {
-			return next(nil)
-		}
-		if rn.s.spec.Router != nil {
-			if _, err := rn.d.Wait(ctx, strategy.WaitFor{Until: st.Promoted.Add(rn.s.spec.scaleDownDelay()),
-				Reason: fmt.Sprintf("old pods keep running %s after the slots swapped", rn.s.spec.scaleDownDelay())}); err != nil {
-				return end(nil, err)
-			}
-		}
-		if err := rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Stable), 0); err != nil {
-			return end(nil, err)
-		}
-		return next(nil)
+	if st.Instant {
+		return stepPromote, rn.enter(ctx, stepPromote, nil)
 	}
-	return end(nil, fmt.Errorf("unknown step %d", step))
+	return "", rn.enter(ctx, rn.next(), nil)
+}
+
+func (rn *run) promoteStep(ctx context.Context) (string, error) {
+	if err := rn.f.StopBackground(ctx); err != nil {
+		return "", err
+	}
+	if err := rn.promote(ctx, rn.state()); err != nil {
+		return "", err
+	}
+	return "", rn.enter(ctx, stepScaleDown, nil)
+}
+
+// scaleDownStep keeps the old stable pods for the scale-down delay, during
+// which an Abort still sends traffic back to them, then commits the
+// release and scales them down.
+func (rn *run) scaleDownStep(ctx context.Context) (string, error) {
+	st := rn.state()
+	if st.Stable == "" {
+		return "", nil
+	}
+	if rn.s.spec.Router != nil {
+		if _, err := rn.f.Await(ctx, strategy.Await{Until: st.Promoted.Add(rn.s.spec.scaleDownDelay()),
+			Reason: fmt.Sprintf("old pods keep running %s after the slots swapped", rn.s.spec.scaleDownDelay())}); err != nil {
+			return "", err
+		}
+	}
+	if err := rn.f.Save(ctx, func(r *strategy.Record) error { r.Committed = true; return nil }); err != nil {
+		return "", err
+	}
+	return "", rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Stable), 0)
 }
 
 // deploy prepares the Services and applies the new revision to the canary
@@ -383,10 +387,21 @@ func (rn *run) setWeight(ctx context.Context, percent int32) error {
 	return rn.d.Retry(ctx, func(ctx context.Context) error { return r.SetWeight(ctx, percent) })
 }
 
-// userStep runs the spec's step i. full reports a PromoteFull.
-func (rn *run) userStep(ctx context.Context, i int, st state) (res *strategy.Result, full bool, err error) {
+// userStep runs the spec's step i and records the next; a PromoteFull
+// taken on the way jumps to promotion.
+func (rn *run) userStep(ctx context.Context, i int) (string, error) {
+	if err := rn.runStep(ctx, i, rn.state()); err != nil {
+		return "", err
+	}
+	if rn.f.PromotedFull() {
+		return stepPromote, rn.enter(ctx, stepPromote, nil)
+	}
+	return "", rn.enter(ctx, rn.next(), nil)
+}
+
+func (rn *run) runStep(ctx context.Context, i int, st state) error {
 	if b := rn.s.spec.Background; b != nil && i >= b.StartingStep {
-		rn.startBackground(ctx)
+		rn.f.StartBackground(ctx, "background analysis", b.Checks, rn.checkInput())
 	}
 	switch s := rn.s.spec.Steps[i].(type) {
 	case SetWeight:
@@ -400,15 +415,7 @@ func (rn *run) userStep(ctx context.Context, i int, st state) (res *strategy.Res
 	case Pause:
 		return rn.pause(ctx, st, s)
 	case Analysis:
-		err := rn.d.RunChecks(ctx, s.Checks, rn.checkInput())
-		if err == nil {
-			return nil, false, nil
-		}
-		if errors.Is(err, strategy.ErrInconclusive) {
-			return rn.decide(ctx, err.Error())
-		}
-		res, err := rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
-		return res, false, err
+		return rn.f.Check(ctx, "analysis", s.Checks, rn.checkInput())
 	case SetHeaderRoute:
 		hr := rn.s.spec.Router.(traffic.HeaderRouter)
 		err := rn.d.Retry(ctx, func(ctx context.Context) error {
@@ -419,9 +426,9 @@ func (rn *run) userStep(ctx context.Context, i int, st state) (res *strategy.Res
 		})
 		if err == nil {
 			rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: s.describe()})
-			err = rn.markRoutes(ctx)
+			rn.markRoutes()
 		}
-		return nil, false, err
+		return err
 	case SetMirrorRoute:
 		mr := rn.s.spec.Router.(traffic.MirrorRouter)
 		err := rn.d.Retry(ctx, func(ctx context.Context) error {
@@ -432,86 +439,85 @@ func (rn *run) userStep(ctx context.Context, i int, st state) (res *strategy.Res
 		})
 		if err == nil {
 			rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: s.describe()})
-			err = rn.markRoutes(ctx)
+			rn.markRoutes()
 		}
-		return nil, false, err
+		return err
 	case Custom:
-		if err := rn.d.RunChecks(ctx, []strategy.Check{{Name: s.Name, Func: s.Run}}, rn.checkInput()); err != nil {
-			res, err := rn.abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
-			return res, false, err
+		err := rn.f.Check(ctx, s.Name, []strategy.Check{{Name: s.Name, Func: s.Run}}, rn.checkInput())
+		if errors.Is(err, strategy.ErrInconclusive) {
+			return rn.f.Abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
 		}
-		return nil, false, nil
+		return err
 	}
-	return nil, false, fmt.Errorf("step %d: unknown step type %T", i, rn.s.spec.Steps[i])
+	return fmt.Errorf("step %d: unknown step type %T", i, rn.s.spec.Steps[i])
 }
 
 // markRoutes records that routes may be in place, so that promotion and
 // abort remove them. The record must say so before the step ends.
-func (rn *run) markRoutes(context.Context) error {
+func (rn *run) markRoutes() {
 	rn.routes = true
 	rn.later(func(s *state, _ *strategy.Record) { s.Routes = true })
-	return nil
 }
 
 // shift moves the canary to weight with the canary scale given: the slot
 // that gains traffic grows first and is waited for, then the weight moves,
 // then the slot that lost traffic shrinks.
-func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCanaryScale) (*strategy.Result, bool, error) {
+func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCanaryScale) error {
 	app, rev := rn.rel.App.Name, rn.rel.Revision
 	canary, stable := rn.sizes(weight, scale)
 	haveStable := rn.sl.Size(st.Stable)
 	// Grow what needs to grow and wait until it is ready.
 	if have := rn.sl.Size(st.Canary); canary > have {
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
-			return nil, false, err
+			return err
 		}
 	}
 	if stable > haveStable {
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), stable); err != nil {
-			return nil, false, err
+			return err
 		}
 	}
-	if res, full, err := rn.awaitAvailable(ctx, st.Canary, rev, canary); res != nil || full || err != nil {
-		return res, full, err
+	if err := rn.awaitAvailable(ctx, st.Canary, rev, canary); err != nil {
+		return err
 	}
 	if stable > haveStable {
-		if res, full, err := rn.awaitAvailable(ctx, st.Stable, rn.d.Record().Stable, stable); res != nil || full || err != nil {
-			return res, full, err
+		if err := rn.awaitAvailable(ctx, st.Stable, rn.d.Record().Stable, stable); err != nil {
+			return err
 		}
 	}
 	// Traffic moves only once the Services reach the pods that take it.
 	if canary > 0 {
-		if res, err := rn.awaitEndpoints(ctx, rn.canaryService(), st.Canary, canary, rn.s.spec.Router != nil); res != nil || err != nil {
-			return res, false, err
+		if err := rn.awaitEndpoints(ctx, rn.canaryService(), st.Canary, canary, rn.s.spec.Router != nil); err != nil {
+			return err
 		}
 	}
 	if stable > haveStable && rn.s.spec.Router != nil {
-		if res, err := rn.awaitEndpoints(ctx, rn.s.spec.StableService, st.Stable, stable, true); res != nil || err != nil {
-			return res, false, err
+		if err := rn.awaitEndpoints(ctx, rn.s.spec.StableService, st.Stable, stable, true); err != nil {
+			return err
 		}
 	}
 	if err := rn.sl.LabelPods(ctx, st.Canary, rn.s.spec.CanaryMetadata.Labels, rn.s.spec.CanaryMetadata.Annotations); err != nil {
-		return nil, false, err
+		return err
 	}
 	if err := rn.setWeight(ctx, weight); err != nil {
-		return nil, false, err
+		return err
 	}
 	// Shrink what lost traffic.
 	if have := rn.sl.Size(st.Canary); canary < have {
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
-			return nil, false, err
+			return err
 		}
 	}
 	if stable < haveStable {
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), stable); err != nil {
-			return nil, false, err
+			return err
 		}
 	}
 	if rn.s.spec.Router == nil {
 		// Without a router the shares are the endpoints: the step is done
 		// when the shrunk slot's pods have left the Service.
-		if res, err := rn.awaitShrunk(ctx, st, canary, stable); res != nil || err != nil {
-			return res, false, err
+		if err := rn.awaitShrunk(ctx, st, canary, stable); err != nil {
+			return err
 		}
 	}
 	if weight != st.Weight {
@@ -519,10 +525,10 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 			Message: fmt.Sprintf("canary weight %d%% (pods: canary %d, stable %d)", weight, canary, stable)})
 	}
 	if weight == st.Weight && equalScale(scale, st.Scale) {
-		return nil, false, nil
+		return nil
 	}
 	rn.later(func(s *state, _ *strategy.Record) { s.Weight, s.Scale = weight, scale })
-	return nil, false, nil
+	return nil
 }
 
 func equalScale(a, b *SetCanaryScale) bool {
@@ -533,83 +539,67 @@ func equalScale(a, b *SetCanaryScale) bool {
 }
 
 // pause holds the release for the step's duration, or until Promote.
-func (rn *run) pause(ctx context.Context, st state, p Pause) (*strategy.Result, bool, error) {
+func (rn *run) pause(ctx context.Context, st state, p Pause) error {
 	if p.Duration == 0 {
-		return rn.decide(ctx, "paused until Promote")
+		_, err := rn.f.Decide(ctx, "paused until Promote")
+		return err
 	}
-	until := st.StepStarted.Add(p.Duration)
-	out, res, err := rn.await(ctx, awaitSpec{reason: fmt.Sprintf("pausing %s", p.Duration), until: until, promotable: true})
-	return res, out == fullyPromoted, err
-}
-
-// decide pauses the release until a person promotes or aborts it.
-func (rn *run) decide(ctx context.Context, why string) (*strategy.Result, bool, error) {
-	if err := rn.d.Save(ctx, func(r *strategy.Record) error {
-		r.Phase, r.Message = strategy.PhasePaused, why
-		return nil
-	}); err != nil {
-		return nil, false, err
-	}
-	out, res, err := rn.await(ctx, awaitSpec{reason: why, promotable: true})
-	if res != nil || err != nil {
-		return res, false, err
-	}
-	return nil, out == fullyPromoted, rn.d.Save(ctx, func(r *strategy.Record) error {
-		r.Phase, r.Message, r.Paused = strategy.PhaseProgressing, "", false
-		return nil
-	})
+	_, err := rn.f.Await(ctx, strategy.Await{Reason: fmt.Sprintf("pausing %s", p.Duration),
+		Until: st.StepStarted.Add(p.Duration), Promotable: true})
+	return err
 }
 
 // promote makes the canary the stable slot: full size, all traffic, the
 // stable Service moved to it, the router back to 0 and its routes removed.
-func (rn *run) promote(ctx context.Context, st state) (*strategy.Result, error) {
+func (rn *run) promote(ctx context.Context, st state) error {
 	spec, app, rev, total := rn.s.spec, rn.rel.App.Name, rn.rel.Revision, rn.total()
 	if have := rn.sl.Size(st.Canary); have != total {
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), total); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if res, _, err := rn.awaitAvailable(ctx, st.Canary, rev, total); res != nil || err != nil {
-		return res, err
+	if err := rn.awaitAvailable(ctx, st.Canary, rev, total); err != nil {
+		return err
 	}
 	if spec.Router != nil {
 		if !st.Instant || st.Stable != "" {
 			if err := rn.setWeight(ctx, 100); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if rn.sl.Selects(spec.StableService) != st.Canary {
 			if err := rn.sl.Point(ctx, spec.StableService, st.Canary); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		if err := rn.save(ctx, rn.stepPromote(), func(s *state, r *strategy.Record) {
+		if err := rn.enter(ctx, stepPromote, func(s *state, r *strategy.Record) {
 			s.Promoted, s.Weight = rn.d.Now(), 100
-			r.Stable, r.Phase = rev, strategy.PhasePromoting
+			r.Stable, r.Phase, r.Switched = rev, strategy.PhasePromoting, true
 		}); err != nil {
-			return nil, err
+			return err
 		}
-		if res, err := rn.awaitEndpoints(ctx, spec.StableService, st.Canary, total, true); res != nil || err != nil {
-			return res, err
+		if err := rn.awaitEndpoints(ctx, spec.StableService, st.Canary, total, true); err != nil {
+			return err
 		}
 		if err := rn.setWeight(ctx, 0); err != nil {
-			return nil, err
+			return err
 		}
 		if err := rn.removeRoutes(ctx, st); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("slot %s is stable and takes all traffic", st.Canary)})
 	if err := rn.sl.LabelPods(ctx, st.Canary, spec.StableMetadata.Labels, spec.StableMetadata.Annotations); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, rn.save(ctx, rn.stepPromote(), func(s *state, r *strategy.Record) {
+	rn.later(func(s *state, r *strategy.Record) {
 		if s.Promoted.IsZero() {
 			s.Promoted = rn.d.Now()
 		}
 		s.Weight, s.Serving, s.Routes = 100, s.Canary, false
-		r.Stable, r.Phase = rev, strategy.PhasePromoting
+		r.Stable, r.Phase, r.Switched = rev, strategy.PhasePromoting, true
 	})
+	return nil
 }
 
 // removeRoutes removes the header routes and mirror a release set.

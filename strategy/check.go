@@ -64,8 +64,8 @@ func (e *CheckError) Is(target error) bool {
 // (in.Clock) lets an auto-advancing fake clock move.
 func (d *Driver) RunChecks(ctx context.Context, checks []Check, in CheckInput) error {
 	in.Clock = d.cfg.Clock
-	if in.Emit == nil && d.rec != nil {
-		in.Emit = d.Emitter(d.rec.Step, d.rec.StepName)
+	if rec := d.Record(); in.Emit == nil && rec != nil {
+		in.Emit = d.Emitter(rec.Step, rec.StepName)
 	}
 	for _, c := range checks {
 		resume := d.pause()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -91,35 +92,62 @@ func (c *Control) Replace(ctx context.Context, app types.NamespacedName, revisio
 }
 
 // WaitUnlocked waits, on a watch of the record and the clock, until no
-// driver holds the release's lease: its holder released it or let it lapse.
+// other driver holds the release's lease: its holder released it, let it
+// lapse, or left it unchanged for its whole duration (whatever its
+// timestamps say, so that a lease renewed "in the future" cannot block a
+// release for ever). A lease held under this Control's identity counts as
+// free once no Run of this process holds the app: it is a restarted
+// driver's own.
 func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) error {
+	_, err := c.waitUnlocked(ctx, app)
+	return err
+}
+
+// waitUnlocked is WaitUnlocked; it returns the lease it saw lapse
+// unchanged while its timestamps still say it is live, for Begin to take.
+func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*Lease, error) {
 	idle, busy, done := Track(c.cfg.Clock)
 	defer done()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
 	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
-	if err := c.store.retry.Do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
-		return fmt.Errorf("watching release record of %s: %w", app, err)
+	retry := c.store.retry
+	retry.Idle = func() func() { idle(); return busy }
+	if err := retry.Do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
+		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
 	}
+	var seen Lease
+	var seenAt time.Time
 	for {
 		changed := records.Changed()
 		cm, ok := records.Get(app.Namespace, RecordName(app.Name))
 		if !ok {
-			return nil
+			return nil, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
 		}
 		rec, err := decodeRecord(app, cm)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		now := c.cfg.Clock.Now()
-		if !rec.Lease.Live(now) {
-			return nil
+		lease := rec.Lease
+		if !lease.Live(now) || lease.Holder == c.cfg.Identity {
+			return nil, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
+		}
+		if !lease.same(seen) {
+			seen, seenAt = lease, now
+		}
+		lapse := lease.Expires()
+		if bound := seenAt.Add(lease.span()); bound.Before(lapse) {
+			lapse = bound
+		}
+		if !now.Before(lapse) {
+			return &seen, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
 		}
 		// The timer and the cache mark this waiter busy before waking it,
 		// as Driver.Wait does.
 		fired := make(chan struct{})
-		t := c.cfg.Clock.AfterFunc(rec.Lease.Expires().Sub(now), func() { busy(); close(fired) })
+		t := c.cfg.Clock.AfterFunc(lapse.Sub(now), func() { busy(); close(fired) })
 		cancelHook := records.OnChange(busy)
 		idle()
 		select {
@@ -131,14 +159,16 @@ func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) er
 		cancelHook()
 		t.Stop()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
 
 // Status returns the release's recorded state.
 func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status, error) {
-	rec, _, err := c.store.load(ctx, app)
+	st, done := c.tracked()
+	defer done()
+	rec, _, err := st.load(ctx, app)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +180,9 @@ func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status
 // Strategies call it before Begin so that a Run of a finished release costs
 // one read.
 func (c *Control) Recorded(ctx context.Context, app types.NamespacedName, revision string) (*Result, bool, error) {
-	rec, _, err := c.store.load(ctx, app)
+	st, done := c.tracked()
+	defer done()
+	rec, _, err := st.load(ctx, app)
 	if errors.Is(err, ErrNoRecord) {
 		return nil, false, nil
 	}
@@ -161,13 +193,18 @@ func (c *Control) Recorded(ctx context.Context, app types.NamespacedName, revisi
 }
 
 func (c *Control) request(ctx context.Context, app types.NamespacedName, q Request) error {
-	_, _, err := c.store.update(ctx, app, false, func(r *Record) error {
+	st, done := c.tracked()
+	defer done()
+	_, _, err := st.update(ctx, app, false, func(r *Record) error {
 		if q.Action == ActionUndo {
 			if _, ok := r.Find(q.Revision); !ok {
 				return fmt.Errorf("undo %s to %q: %w", app, q.Revision, ErrUnknownRevision)
 			}
 		} else if ok := slices.Contains(applies[q.Action], r.Phase); !ok && !(q.Action == ActionResume && r.Paused) {
 			return &PhaseError{Action: q.Action, Phase: r.Phase}
+		}
+		if err := refusal(r, q); err != nil {
+			return err
 		}
 		r.Seq++
 		q.Seq, q.Step, q.By, q.At = r.Seq, r.Step, c.cfg.Identity, c.cfg.Clock.Now()
@@ -180,6 +217,45 @@ func (c *Control) request(ctx context.Context, app types.NamespacedName, q Reque
 	return err
 }
 
+// refusal says why a request that fits the release's phase cannot be
+// honoured now, so that it is refused rather than accepted and dropped.
+func refusal(r *Record, q Request) error {
+	inFlight := !r.Phase.Terminal() && r.Phase != ""
+	refuse := func(why string) error { return &PhaseError{Action: q.Action, Phase: r.Phase, Why: why} }
+	switch q.Action {
+	case ActionAbort:
+		switch {
+		case r.Committed:
+			return refuse("the previous revision's pods are being removed; release it again with Run or Undo once this release ends")
+		case r.Switched && r.Previous == "":
+			return refuse("this first release already serves and there is nothing to go back to")
+		}
+	case ActionUndo:
+		switch {
+		case !inFlight || !r.Switched || q.Revision == r.Revision:
+		case r.Committed:
+			return refuse("the previous revision's pods are being removed; Undo once this release ends")
+		case q.Revision != r.Previous:
+			return refuse(fmt.Sprintf("traffic already moved to %s; Undo to %s (the previous revision) or wait for the release to end", r.Revision, r.Previous))
+		}
+	case ActionReplace:
+		if q.Revision == r.Revision {
+			return refuse("the release in flight already ships " + q.Revision)
+		}
+	}
+	return nil
+}
+
+// tracked returns a store whose retries count this Control as a waiting
+// participant of an auto-advancing fake clock, and the function that ends
+// its participation.
+func (c *Control) tracked() (*store, func()) {
+	idle, busy, done := Track(c.cfg.Clock)
+	retry := c.store.retry
+	retry.Idle = func() func() { idle(); return busy }
+	return &store{kube: c.kube, retry: retry}, done
+}
+
 // maxPendingRequests bounds the request queue so a runaway client cannot
 // grow the record without limit.
 const maxPendingRequests = 32
@@ -187,19 +263,22 @@ const maxPendingRequests = 32
 // BeginReplacing is Begin for a strategy whose new release replaces one in
 // flight under another driver: when the lease is held, it asks that driver
 // to stop (Replace), waits for the lease to be let go, and begins. The
-// strategy decides, in its own handling of Replace, what stopping leaves
-// in place.
-func BeginReplacing(ctx context.Context, name string, clients Clients, r Release, cfg Config, c *Control) (*Driver, error) {
-	d, err := Begin(ctx, name, clients, r, cfg)
-	var locked *LockedError
-	if !errors.As(err, &locked) {
-		return d, err
+// driver in flight decides, in the one table of requests (see Flow), what
+// stopping leaves in place: before its switch it stops at once; after it,
+// it finishes first.
+func BeginReplacing(ctx context.Context, name string, clients Clients, r Release, cfg Config, c *Control, checks ...func(*Record) error) (*Driver, error) {
+	var lapsed *Lease
+	for {
+		d, err := begin(ctx, name, clients, r, cfg, lapsed, checks)
+		var locked *LockedError
+		if !errors.As(err, &locked) {
+			return d, err
+		}
+		if err := c.Replace(ctx, r.App, r.Revision); err != nil {
+			return nil, err
+		}
+		if lapsed, err = c.waitUnlocked(ctx, r.App); err != nil {
+			return nil, err
+		}
 	}
-	if err := c.Replace(ctx, r.App, r.Revision); err != nil {
-		return nil, err
-	}
-	if err := c.WaitUnlocked(ctx, r.App); err != nil {
-		return nil, err
-	}
-	return Begin(ctx, name, clients, r, cfg)
 }

@@ -2,10 +2,12 @@ package strategy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -49,6 +51,13 @@ type Driver struct {
 	done     func()
 	closed   bool
 
+	// mu guards rec and rv, which the lease keeper also writes; saveMu
+	// serialises record writes.
+	mu     sync.Mutex
+	saving chan struct{} // holds a token while a record write runs
+	keeper *keeper
+	unlock func() // releases the process-local hold on the app
+
 	// emitMu serialises calls of the observer; measured holds measurements
 	// emitted since the last save, for the record.
 	emitMu   sync.Mutex
@@ -77,15 +86,30 @@ func Track(clk any) (idle, busy, done func()) {
 // watch on the release record, and takes the lease, creating the record when
 // the app has none. It returns *LockedError while another driver's lease is
 // live. The record it returns is the state to continue from.
-func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Config) (*Driver, error) {
+//
+// Each check is called with the record before the lease is taken; an error
+// stops Begin with nothing written (strategies check that a release in
+// flight is at one of their steps, with a state they can read).
+func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Config, checks ...func(*Record) error) (*Driver, error) {
+	return begin(ctx, name, clients, r, cfg, nil, checks)
+}
+
+// begin is Begin that may also take over lapsed, a lease seen unchanged for
+// its whole duration (see Control.WaitUnlocked), whatever its timestamps say.
+func begin(ctx context.Context, name string, clients Clients, r Release, cfg Config, lapsed *Lease, checks []func(*Record) error) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if clients.Kube == nil {
 		return nil, &ValidationError{Fields: []FieldError{{Path: "clients.kube", Message: "must be set"}}}
 	}
+	unlock := holdLocally(clients.Kube, r.App, cfg.Identity)
+	if unlock == nil {
+		return nil, &LockedError{App: r.App, Holder: cfg.Identity + " (another Run of this process)", Until: cfg.Clock.Now().Add(cfg.LeaseDuration)}
+	}
 	d := &Driver{
-		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision,
+		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision, unlock: unlock,
+		saving: make(chan struct{}, 1),
 	}
 	d.idle, d.busy, d.done = Track(cfg.Clock)
 	d.store = &store{kube: clients.Kube, retry: Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
@@ -114,8 +138,13 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	now := cfg.Clock.Now()
 	var prevHolder string
 	rec, rv, err := d.store.update(ctx, r.App, true, func(rec *Record) error {
-		if rec.Lease.Live(now) && rec.Lease.Holder != cfg.Identity {
-			return &LockedError{App: r.App, Holder: rec.Lease.Holder, Until: rec.Lease.Expires()}
+		if rec.Lease.Live(now) && rec.Lease.Holder != cfg.Identity && (lapsed == nil || !rec.Lease.same(*lapsed)) {
+			return &LockedError{App: r.App, Holder: rec.Lease.Holder, Until: rec.Lease.expiresSeen(now)}
+		}
+		for _, check := range checks {
+			if err := check(rec); err != nil {
+				return err
+			}
 		}
 		prevHolder = rec.Lease.Holder
 		if rec.Lease.Holder != cfg.Identity {
@@ -136,6 +165,7 @@ func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 		return nil, err
 	}
 	d.rec, d.rv = rec, rv
+	d.keeper = startKeeper(d)
 	if prevHolder != "" && prevHolder != cfg.Identity {
 		d.Emit(ctx, Event{Type: EventTakenOver, Message: fmt.Sprintf("lease taken over from %s, whose lease had lapsed", prevHolder)})
 	} else {
@@ -152,7 +182,24 @@ func (d *Driver) Clients() Clients { return d.clients }
 
 // Record returns the record as last read or written. Callers must not
 // modify it; use Save.
-func (d *Driver) Record() *Record { return d.rec }
+func (d *Driver) Record() *Record {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rec
+}
+
+// held returns the record and its resourceVersion.
+func (d *Driver) held() (*Record, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.rec, d.rv
+}
+
+func (d *Driver) hold(rec *Record, rv string) {
+	d.mu.Lock()
+	d.rec, d.rv = rec, rv
+	d.mu.Unlock()
+}
 
 // Now returns the driver clock's time.
 func (d *Driver) Now() time.Time { return d.cfg.Clock.Now() }
@@ -160,8 +207,15 @@ func (d *Driver) Now() time.Time { return d.cfg.Clock.Now() }
 // Retry calls op until it succeeds, fails permanently or ctx ends, backing
 // off on the driver's clock between transient errors. The driver counts as
 // waiting while it backs off, so an auto-advancing fake clock moves on.
+// A driver whose lease may be about to lapse does not call op: it returns
+// ErrLeaseLost, so that no write of it can follow another driver's.
 func (d *Driver) Retry(ctx context.Context, op func(ctx context.Context) error) error {
-	return d.store.retry.Do(ctx, op)
+	return d.store.retry.Do(ctx, func(ctx context.Context) error {
+		if err := d.Fence(); err != nil {
+			return backoff.Permanent(err)
+		}
+		return op(ctx)
+	})
 }
 
 // pause marks the driver idle for an auto-advancing clock and returns the
@@ -184,15 +238,45 @@ func (d *Driver) onRetry(err error, wait time.Duration) {
 // control request) and must depend only on the record it is given. Save
 // returns ErrLeaseLost when another driver holds the lease.
 func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
+	return d.save(ctx, d.store, mutate)
+}
+
+// save is Save through st, whose retrier marks the right goroutine idle
+// while it backs off. Record writes need no fence: each is conditional on
+// the version read, so none follows another driver's takeover.
+func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error) error {
+	// Another goroutine's write may be backing off on the clock: wait for it
+	// as an idle participant, so that an auto-advancing clock moves on.
+	select {
+	case d.saving <- struct{}{}:
+	default:
+		resume := func() {}
+		if st.retry.Idle != nil {
+			resume = st.retry.Idle()
+		}
+		select {
+		case d.saving <- struct{}{}:
+			resume()
+		case <-ctx.Done():
+			resume()
+			return ctx.Err()
+		}
+	}
+	defer func() { <-d.saving }()
 	now := d.Now()
-	old := d.rec.Phase
+	known, knownRV := d.held()
+	old := known.Phase
 	d.emitMu.Lock()
 	measured := d.measured
 	d.emitMu.Unlock()
-	rec, rv, err := d.store.updateFrom(ctx, d.app, d.rec, d.rv, false, func(r *Record) error {
+	rec, rv, err := st.updateFrom(ctx, d.app, known, knownRV, false, func(r *Record) error {
 		if r.Lease.Holder != d.cfg.Identity {
 			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, ErrLeaseLost)
 		}
+		// While the lease is held, other processes only add requests:
+		// anything else in a record read back after a conflict is not
+		// theirs to change, and the driver's own copy stands.
+		adopt(r, known)
 		r.Lease.Renewed = now
 		r.Updated = now
 		if len(measured) > 0 {
@@ -207,9 +291,13 @@ func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
 		return nil
 	})
 	if err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			d.keeper.lost(err)
+		}
 		return err
 	}
-	d.rec, d.rv = rec, rv
+	d.hold(rec, rv)
+	d.keeper.renewed(now)
 	if len(measured) > 0 {
 		d.emitMu.Lock()
 		d.measured = d.measured[len(measured):]
@@ -219,6 +307,13 @@ func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
 		d.Emit(ctx, Event{Type: EventPhaseChanged, Message: fmt.Sprintf("%s -> %s", orNone(old), rec.Phase)})
 	}
 	return nil
+}
+
+// adopt makes r a copy of ours that keeps the requests of r.
+func adopt(r, ours *Record) {
+	reqs, seq := r.Requests, r.Seq
+	*r = *ours.clone()
+	r.Requests, r.Seq = reqs, seq
 }
 
 func orNone(p Phase) Phase {
@@ -250,8 +345,8 @@ func (d *Driver) observe(e Event) {
 // reports are kept in the record at the next Save.
 func (d *Driver) Emitter(step int, stepName string) func(Event) {
 	name, app, rev, logger, phase := d.name, d.app, d.revision, d.cfg.Logger, Phase("")
-	if d.rec != nil {
-		phase = d.rec.Phase
+	if rec := d.Record(); rec != nil {
+		phase = rec.Phase
 	}
 	return func(e Event) {
 		if e.Time.IsZero() {
@@ -283,12 +378,12 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 	if e.Revision == "" {
 		e.Revision = d.revision
 	}
-	if d.rec != nil {
+	if rec := d.Record(); rec != nil {
 		if e.Phase == "" {
-			e.Phase = d.rec.Phase
+			e.Phase = rec.Phase
 		}
 		if e.StepName == "" && e.Step == 0 {
-			e.Step, e.StepName = d.rec.Step, d.rec.StepName
+			e.Step, e.StepName = rec.Step, rec.StepName
 		}
 	}
 	d.observe(e)
@@ -340,8 +435,18 @@ func (d *Driver) StartStep(ctx context.Context, index int, name string) (context
 // Finish records the terminal phase, puts the revision in the history,
 // releases the lease and returns the Result. The driver is closed after it.
 func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message string, entry Revision) (*Result, error) {
+	return d.finish(ctx, phase, reason, message, entry, nil)
+}
+
+// finish is Finish that also makes edit in the same write.
+func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message string, entry Revision, edit func(*Record) error) (*Result, error) {
 	now := d.Now()
 	err := d.Save(ctx, func(r *Record) error {
+		if edit != nil {
+			if err := edit(r); err != nil {
+				return err
+			}
+		}
 		r.Phase, r.Reason, r.Message = phase, reason, message
 		r.StepName, r.PauseUntil = "", time.Time{} // no step runs any more
 		entry.Revision, entry.Phase, entry.Message = r.Revision, phase, message
@@ -351,6 +456,9 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 		}
 		r.Remember(entry, d.cfg.HistoryLimit)
 		r.Lease.Holder = ""
+		// Requests this release could act on are answered by its end;
+		// Retry and Undo are for the next Run.
+		r.Take(func(q Request) bool { return q.Action != ActionRetry && q.Action != ActionUndo })
 		return nil
 	})
 	if err != nil {
@@ -358,10 +466,11 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 		d.Close()
 		return nil, err
 	}
-	res := d.rec.result(d.app)
+	rec := d.Record()
+	res := rec.result(d.app)
 	attrs := metric.WithAttributes(attribute.String("switchyard.strategy", d.name), attribute.String("switchyard.phase", string(phase)))
 	d.runs.Add(ctx, 1, attrs)
-	d.duration.Record(ctx, now.Sub(d.rec.Started).Seconds(), attrs)
+	d.duration.Record(ctx, now.Sub(rec.Started).Seconds(), attrs)
 	d.Emit(ctx, Event{Type: EventRunFinished, Message: message})
 	if phase != PhaseSucceeded {
 		d.span.SetStatus(codes.Error, message)
@@ -376,7 +485,7 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 // no write; this covers a release that ended in between.
 func (d *Driver) Recorded(ctx context.Context) (*Result, error) {
 	err := d.Save(ctx, func(r *Record) error { r.Lease.Holder = ""; return nil })
-	res := d.rec.result(d.app)
+	res := d.Record().result(d.app)
 	d.Close()
 	return res, err
 }
@@ -389,8 +498,12 @@ func (d *Driver) Close() {
 		return
 	}
 	d.closed = true
+	d.keeper.stop()
 	if d.cancel != nil {
 		d.cancel()
+	}
+	if d.unlock != nil {
+		d.unlock()
 	}
 	if d.span != nil {
 		d.span.End()

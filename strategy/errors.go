@@ -166,9 +166,15 @@ func (e *RecordError) Unwrap() error { return e.Err }
 type PhaseError struct {
 	Action Action
 	Phase  Phase
+	// Why says what stands in the way, and what to do instead, when the
+	// phase alone does not.
+	Why string
 }
 
 func (e *PhaseError) Error() string {
+	if e.Why != "" {
+		return fmt.Sprintf("%s refused for a release in phase %s: %s", e.Action, e.Phase, e.Why)
+	}
 	return fmt.Sprintf("%s does not apply to a release in phase %s", e.Action, e.Phase)
 }
 

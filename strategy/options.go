@@ -1,7 +1,6 @@
 package strategy
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/clock"
 )
 
@@ -48,8 +46,8 @@ type Config struct {
 	MaxRetryBackoff time.Duration
 }
 
-// NewConfig resolves opts over the defaults: the real clock, an identity of
-// host name and a random suffix, a 30s lease, 10 revisions of history, field
+// NewConfig resolves opts over the defaults: the real clock, the host name
+// as identity, a 30s lease, 10 revisions of history, field
 // manager "switchyard", corev1 Events on, the global OpenTelemetry providers
 // and a logger that discards.
 func NewConfig(opts ...Option) Config {
@@ -65,8 +63,7 @@ func NewConfig(opts ...Option) Config {
 		o.apply(&c)
 	}
 	if c.Identity == "" {
-		host, _ := os.Hostname()
-		c.Identity = fmt.Sprintf("%s-%s", host, rand.String(6))
+		c.Identity = DefaultIdentity()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -80,11 +77,24 @@ func NewConfig(opts ...Option) Config {
 	return c
 }
 
+// DefaultIdentity is the identity of drivers and Controls built without
+// WithIdentity: the host name (in a Pod, the Pod's name), so that a
+// process restarted on the same host takes its releases over at once,
+// while a driver on another host waits for the lease to lapse. Within one
+// process, Runs of one app never act at once whatever their identities.
+func DefaultIdentity() string {
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return host
+	}
+	return "switchyard"
+}
+
 // Validate checks the options' values.
 func (c Config) Validate() error {
 	var v Validator
 	v.Check(c.Clock != nil, "options.clock", nil, "must be set")
-	v.Check(c.LeaseDuration > 0, "options.leaseDuration", c.LeaseDuration, "must be positive")
+	v.Check(c.LeaseDuration > 0 && c.LeaseDuration <= MaxLeaseDuration, "options.leaseDuration", c.LeaseDuration,
+		"must be positive and at most %s", MaxLeaseDuration)
 	v.Check(c.HistoryLimit > 0, "options.historyLimit", c.HistoryLimit, "must be at least 1")
 	v.Check(c.FieldManager != "", "options.fieldManager", nil, "must not be empty")
 	v.Check(c.MaxRetryBackoff > 0, "options.maxRetryBackoff", c.MaxRetryBackoff, "must be positive")
@@ -97,8 +107,10 @@ func WithClock(c clock.WithTickerAndDelayedExecution) Option {
 	return optionFunc(func(cfg *Config) { cfg.Clock = c })
 }
 
-// WithIdentity names this driver in the release lease. Give each process a
-// stable, unique name; the default is the host name with a random suffix.
+// WithIdentity names this driver in the release lease and in the requests
+// it sends. Give each host a stable, unique name: a driver restarted with
+// the same identity takes over its releases at once, one with another
+// waits for the lease to lapse. The default is DefaultIdentity.
 func WithIdentity(id string) Option { return optionFunc(func(c *Config) { c.Identity = id }) }
 
 // WithLeaseDuration sets how long a driver's lease lasts without renewal; a

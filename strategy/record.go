@@ -65,6 +65,18 @@ type Record struct {
 	PauseUntil time.Time `json:"pauseUntil,omitzero"`
 	// Paused is true while a person's Pause request holds the release.
 	Paused bool `json:"paused,omitempty"`
+	// Previous is the revision that served before this release: Abort and
+	// an Undo to it send traffic back to it while it still runs. Empty on
+	// a first release.
+	Previous string `json:"previous,omitempty"`
+	// Switched is set once the app's traffic moved to the new revision.
+	Switched bool `json:"switched,omitempty"`
+	// Committed is set once the previous revision's pods are being
+	// removed: from then on the release can no longer be aborted.
+	Committed bool `json:"committed,omitempty"`
+	// Aborted is when traffic went back after an abort; the aborted
+	// revision is scaled down once the abort delay has passed.
+	Aborted time.Time `json:"aborted,omitzero"`
 	// Requests are control requests not yet handled, oldest first.
 	Requests []Request `json:"requests,omitempty"`
 	// Seq is the sequence number of the last request accepted.
@@ -88,14 +100,6 @@ type Lease struct {
 	Renewed  time.Time       `json:"renewed,omitzero"`
 	Duration metav1.Duration `json:"duration"`
 }
-
-// Live reports whether the lease is held at now.
-func (l Lease) Live(now time.Time) bool {
-	return l.Holder != "" && now.Before(l.Expires())
-}
-
-// Expires is when the lease lapses if not renewed.
-func (l Lease) Expires() time.Time { return l.Renewed.Add(l.Duration.Duration) }
 
 // Revision is one entry of the release history.
 type Revision struct {
@@ -152,6 +156,14 @@ const (
 	// a newer revision (Request.Revision) can be released instead.
 	ActionReplace Action = "Replace"
 )
+
+func (a Action) known() bool {
+	switch a {
+	case ActionPromote, ActionPromoteFull, ActionPause, ActionResume, ActionAbort, ActionRetry, ActionUndo, ActionReplace:
+		return true
+	}
+	return false
+}
 
 // Request is a control request written to the record by any process.
 type Request struct {
@@ -223,6 +235,7 @@ func (r *Record) Restart(h Revision, stepName string, state any, limit int) erro
 	h.Phase = PhaseProgressing
 	r.Revision, r.Phase, r.Reason, r.Message = h.Revision, PhaseProgressing, "", ""
 	r.Step, r.StepName, r.Paused, r.PauseUntil = 0, stepName, false, time.Time{}
+	r.Previous, r.Switched, r.Committed, r.Aborted = r.Stable, false, false, time.Time{}
 	r.Started, r.Progressed, r.State, r.Measurements = h.Started, h.Started, raw, nil
 	r.Remember(h, limit)
 	return nil

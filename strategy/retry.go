@@ -124,3 +124,13 @@ func (r Retrier) Do(ctx context.Context, op func(ctx context.Context) error) err
 func Retry(ctx context.Context, clk clock.WithTickerAndDelayedExecution, op func(ctx context.Context) error) error {
 	return Retrier{Clock: clk}.Do(ctx, op)
 }
+
+// Retry calls op as Retrier.Do does, on the options' clock, counting the
+// caller as a participant of an auto-advancing fake clock while it backs
+// off, so that a retry before any driver runs (a strategy's checks of its
+// input, a Control call) cannot stall a test.
+func (c Config) Retry(ctx context.Context, op func(ctx context.Context) error) error {
+	idle, busy, done := Track(c.Clock)
+	defer done()
+	return Retrier{Clock: c.Clock, Max: c.MaxRetryBackoff, Idle: func() func() { idle(); return busy }}.Do(ctx, op)
+}

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/cenkalti/backoff/v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -43,8 +45,64 @@ func decodeRecord(app types.NamespacedName, cm *corev1.ConfigMap) (*Record, erro
 	case r.App != app.Name:
 		return nil, bad(fmt.Sprintf("record is for app %q", r.App), ErrCorruptRecord)
 	}
+	if problems := r.problems(); len(problems) > 0 {
+		return nil, bad(strings.Join(problems, "; "), ErrCorruptRecord)
+	}
 	return &r, nil
 }
+
+// problems lists what makes a parsed record unusable: anyone who can edit
+// ConfigMaps in the namespace can write one, and none of it may crash the
+// program that reads it, fake an outcome or steer writes elsewhere. The
+// strategy checks its own steps and state on top (see Begin).
+func (r *Record) problems() []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if !r.Phase.known() {
+		add("unknown phase %q", r.Phase)
+	}
+	if r.Reason != "" && r.Reason.Err() == nil {
+		add("unknown reason %q", r.Reason)
+	}
+	if r.Step < 0 || r.Step > maxSteps {
+		add("step %d out of range", r.Step)
+	}
+	if len(r.StepName) > 253 {
+		add("step name too long")
+	}
+	for _, rev := range []string{r.Revision, r.Stable, r.Previous} {
+		if errs := validation.IsValidLabelValue(rev); len(errs) > 0 {
+			add("revision %q: %s", rev, strings.Join(errs, ", "))
+		}
+	}
+	if r.Lease.Duration.Duration < 0 {
+		add("negative lease duration")
+	}
+	if r.Seq < 0 {
+		add("negative request sequence")
+	}
+	if len(r.Requests) > 2*maxPendingRequests {
+		add("%d pending requests", len(r.Requests))
+	}
+	for _, q := range r.Requests {
+		if !q.Action.known() {
+			add("unknown request %q", q.Action)
+		}
+	}
+	if len(r.History) > maxHistory {
+		add("%d history entries", len(r.History))
+	}
+	if len(r.Measurements) > 2*MeasurementLimit {
+		add("%d measurements", len(r.Measurements))
+	}
+	return out
+}
+
+// Bounds of a record that reading accepts.
+const (
+	maxSteps   = 10000
+	maxHistory = 1000
+)
 
 func encodeRecord(r *Record) (string, error) {
 	b, err := json.Marshal(r)

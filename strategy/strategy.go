@@ -65,6 +65,15 @@ func (p Phase) Terminal() bool {
 	return false
 }
 
+// known reports whether p is one of the phases, or empty (a new record).
+func (p Phase) known() bool {
+	switch p {
+	case "", PhasePending, PhaseProgressing, PhasePaused, PhasePromoting:
+		return true
+	}
+	return p.Terminal()
+}
+
 // Plan is what Run would do for a release.
 type Plan struct {
 	Strategy string
@@ -130,3 +139,15 @@ func (e *ResultError) Error() string {
 }
 
 func (e *ResultError) Unwrap() error { return e.cause }
+
+// Shipped checks that a Run asked to ship revision ended with it: a Run
+// that shipped another revision instead (an Undo that was pending in the
+// record) returns its Result with an error that matches ErrSuperseded and
+// names the revision that serves.
+func Shipped(revision string, res *Result, err error) (*Result, error) {
+	if err != nil || res == nil || res.Revision == revision {
+		return res, err
+	}
+	return res, fmt.Errorf("asked to ship %s of %s, but %s was released instead (a pending Undo) and %s serves: %w",
+		revision, res.App, res.Revision, res.Stable, ErrSuperseded)
+}

@@ -61,20 +61,27 @@ type WaitFor struct {
 
 // Wait blocks until w.Cond holds, a selected control request is pending or
 // w.Until arrives, whichever is first, reacting to watch events and the
-// clock rather than polling. It renews the lease while it waits and returns
-// ErrLeaseLost if another driver took the release.
+// clock rather than polling. The lease is renewed meanwhile on its own
+// schedule; Wait returns ErrLeaseLost if another driver took the release.
 func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 	announced := false
 	for {
 		changed := []<-chan struct{}{d.records.Changed()}
-		for _, s := range w.Sources {
+		sources := append([]Source{d.records}, w.Sources...)
+		if d.keeper != nil {
+			sources = append(sources, d.keeper)
+		}
+		for _, s := range sources[1:] {
 			changed = append(changed, s.Changed())
 		}
 		if err := d.refresh(); err != nil {
 			return 0, err
 		}
+		if err := d.keeper.lostErr(); err != nil {
+			return 0, err
+		}
 		if w.Requests != nil {
-			for _, q := range d.rec.Requests {
+			for _, q := range d.Record().Requests {
 				if w.Requests(q) {
 					return WokeRequest, nil
 				}
@@ -93,19 +100,9 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 		if !w.Until.IsZero() && !now.Before(w.Until) {
 			return WokeDeadline, nil
 		}
-		renewAt := d.rec.Lease.Renewed.Add(d.cfg.LeaseDuration / 2)
-		if !now.Before(renewAt) {
-			if err := d.Save(ctx, nil); err != nil {
-				return 0, fmt.Errorf("renewing lease: %w", err)
-			}
-			continue
-		}
-		next := renewAt
-		if !w.Until.IsZero() && w.Until.Before(next) {
-			next = w.Until
-		}
+		next := w.Until
 		if w.Recheck != nil {
-			if at := w.Recheck(); !at.IsZero() && at.Before(next) {
+			if at := w.Recheck(); !at.IsZero() && (next.IsZero() || at.Before(next)) {
 				next = at
 			}
 		}
@@ -113,7 +110,11 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 			d.Emit(ctx, Event{Type: EventWaiting, Message: w.Reason})
 			announced = true
 		}
-		if err := d.block(ctx, changed, append(w.Sources, d.records), next.Sub(now)); err != nil {
+		var timeout time.Duration = -1
+		if !next.IsZero() {
+			timeout = next.Sub(now)
+		}
+		if err := d.block(ctx, changed, sources, timeout); err != nil {
 			return 0, err
 		}
 	}
@@ -125,8 +126,10 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 // driver is about to look at what woke it.
 func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, sources []Source, timeout time.Duration) error {
 	fired := make(chan struct{})
-	t := d.cfg.Clock.AfterFunc(timeout, func() { d.busy(); close(fired) })
-	defer t.Stop()
+	if timeout >= 0 {
+		t := d.cfg.Clock.AfterFunc(timeout, func() { d.busy(); close(fired) })
+		defer t.Stop()
+	}
 	for _, s := range sources {
 		if h, ok := s.(changeHook); ok {
 			defer h.OnChange(d.busy)()
@@ -159,7 +162,7 @@ type changeHook interface {
 // are seen without a read.
 func (d *Driver) refresh() error {
 	cm, ok := d.records.Get(d.app.Namespace, RecordName(d.app.Name))
-	if !ok || !newerVersion(cm.ResourceVersion, d.rv) {
+	if _, rv := d.held(); !ok || !newerVersion(cm.ResourceVersion, rv) {
 		return nil
 	}
 	rec, err := decodeRecord(d.app, cm)
@@ -167,9 +170,17 @@ func (d *Driver) refresh() error {
 		return err
 	}
 	if rec.Lease.Holder != d.cfg.Identity {
-		return fmt.Errorf("release %s now held by %q: %w", d.app, rec.Lease.Holder, ErrLeaseLost)
+		err := fmt.Errorf("release %s now held by %q: %w", d.app, rec.Lease.Holder, ErrLeaseLost)
+		d.keeper.lost(err)
+		return err
 	}
-	d.rec, d.rv = rec, cm.ResourceVersion
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if newerVersion(cm.ResourceVersion, d.rv) {
+		// Only the requests are other processes' to write (see adopt).
+		adopt(rec, d.rec)
+		d.rec, d.rv = rec, cm.ResourceVersion
+	}
 	return nil
 }
 
@@ -208,7 +219,7 @@ const (
 func (d *Driver) Hold(ctx context.Context, h Hold) (Held, error) {
 	for {
 		w := WaitFor{Sources: h.Sources, Reason: h.Reason, Requests: h.Takes}
-		if !d.rec.Paused {
+		if !d.Record().Paused {
 			w.Until = earliest(h.Until, h.Deadline)
 			if h.Cond != nil {
 				var recheck time.Time

@@ -4,9 +4,12 @@ package testkit
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
@@ -17,14 +20,16 @@ import (
 )
 
 // Crasher counts the writes made through a fake cluster (corev1 Events
-// aside: losing one changes nothing) and, once armed, fails write k+1 and
+// and lease renewals aside: losing one changes nothing, and renewals come
+// on the lease's own schedule) and, once armed, fails write k+1 and
 // cancels the driver's context, as if its process died right after write
 // k.
 type Crasher struct {
-	mu     sync.Mutex
-	writes int
-	stopAt int // 0: never
-	cancel context.CancelFunc
+	mu      sync.Mutex
+	writes  int
+	stopAt  int // 0: never
+	cancel  context.CancelFunc
+	records map[string]string // the last record written, per ConfigMap, without its lease times
 }
 
 // Install puts the crasher in front of c's clients.
@@ -40,6 +45,9 @@ func (cr *Crasher) Install(c *fake.Cluster) {
 		}
 		cr.mu.Lock()
 		defer cr.mu.Unlock()
+		if cr.renewal(a) {
+			return false, nil, nil
+		}
 		if cr.stopAt > 0 && cr.writes >= cr.stopAt {
 			cr.cancel()
 			return true, nil, context.Canceled
@@ -55,6 +63,32 @@ func (cr *Crasher) Arm(k int, cancel context.CancelFunc) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	cr.writes, cr.stopAt, cr.cancel = 0, k, cancel
+}
+
+// renewal reports whether a is a write of a release record that changes
+// nothing but its lease's renewal time, and remembers the record written.
+func (cr *Crasher) renewal(a k8stesting.Action) bool {
+	ua, ok := a.(k8stesting.UpdateAction)
+	if !ok {
+		return false
+	}
+	cm, ok := ua.GetObject().(*corev1.ConfigMap)
+	if !ok || cm.Data[strategy.RecordKey] == "" {
+		return false
+	}
+	var rec strategy.Record
+	if json.Unmarshal([]byte(cm.Data[strategy.RecordKey]), &rec) != nil {
+		return false
+	}
+	rec.Lease.Renewed, rec.Updated = time.Time{}, time.Time{}
+	raw, _ := json.Marshal(rec)
+	if cr.records == nil {
+		cr.records = map[string]string{}
+	}
+	key := cm.Namespace + "/" + cm.Name
+	same := cr.records[key] == string(raw)
+	cr.records[key] = string(raw)
+	return same
 }
 
 // Disarm stops counting toward a crash and returns the writes counted.

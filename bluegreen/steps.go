@@ -1,0 +1,230 @@
+package bluegreen
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+// The steps of a release, in order (see steps). Each returns the step to
+// go to, "" for the next; a step that changed nothing and waited for
+// nothing is not recorded, since repeating it after a crash is free.
+
+func (rn *run) deploy(ctx context.Context) (string, error) {
+	st := rn.state()
+	if err := rn.prepareServices(ctx, st.Candidate); err != nil {
+		return "", err
+	}
+	if err := rn.sl.Deploy(ctx, st.Candidate, rn.rel, rn.previewReplicas()); err != nil {
+		return "", err
+	}
+	return "", rn.enter(ctx, stepPreviewAvailable, nil)
+}
+
+func (rn *run) previewAvailable(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	if err := rn.awaitAvailable(ctx, st.Candidate, rn.previewReplicas()); err != nil {
+		return "", err
+	}
+	// Checks test through the preview Service: it must reach the pods.
+	if p := spec.PreviewService; p != "" && len(spec.PrePromotion) > 0 && !st.Instant {
+		if err := rn.awaitEndpoints(ctx, p, st.Candidate, rn.previewReplicas()); err != nil {
+			return "", err
+		}
+	}
+	if err := rn.sl.LabelPods(ctx, st.Candidate, spec.PreviewMetadata.Labels, spec.PreviewMetadata.Annotations); err != nil {
+		return "", err
+	}
+	if spec.AutoPromotionAfter == 0 || rn.previewReplicas() < rn.required() {
+		// Nothing to remember: go straight on, so that the switch follows
+		// the last ready pod with no write in between.
+		return "", nil
+	}
+	return "", rn.enter(ctx, stepPrePromotion, markReady(rn.d.Now()))
+}
+
+func markReady(now time.Time) func(*state, *strategy.Record) {
+	return func(s *state, _ *strategy.Record) {
+		if s.Ready.IsZero() {
+			s.Ready = now
+		}
+	}
+}
+
+func (rn *run) prePromotion(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	if st.Instant || len(spec.PrePromotion) == 0 {
+		return "", nil
+	}
+	if err := rn.f.Check(ctx, "pre-promotion checks", spec.PrePromotion, rn.checkInput(st.Candidate, spec.PreviewService)); err != nil {
+		return "", err
+	}
+	return "", rn.enter(ctx, stepPromotion, nil)
+}
+
+// promotion waits for Promote with manual promotion, or the auto-promotion
+// delay.
+func (rn *run) promotion(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	switch {
+	case st.Instant || (!spec.ManualPromotion && spec.AutoPromotionAfter == 0):
+		return "", nil
+	case spec.ManualPromotion:
+		if _, err := rn.f.Decide(ctx, "paused until Promote"); err != nil {
+			return "", err
+		}
+	default:
+		ready := st.Ready
+		if ready.IsZero() {
+			ready = rn.d.Now()
+		}
+		if _, err := rn.f.Await(ctx, strategy.Await{Reason: fmt.Sprintf("promoting %s after the new slot is ready", spec.AutoPromotionAfter),
+			Until: ready.Add(spec.AutoPromotionAfter), Promotable: true}); err != nil {
+			return "", err
+		}
+	}
+	return "", rn.enter(ctx, stepFullAvailable, nil)
+}
+
+func (rn *run) fullAvailable(ctx context.Context) (string, error) {
+	if rn.previewReplicas() == rn.required() {
+		return "", nil // the preview was already the full size
+	}
+	st := rn.state()
+	if err := rn.sl.Deploy(ctx, st.Candidate, rn.rel, rn.required()); err != nil {
+		return "", err
+	}
+	if err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); err != nil {
+		return "", err
+	}
+	return "", rn.enter(ctx, stepSwitch, markReady(rn.d.Now()))
+}
+
+// switchTraffic points the active Service at the candidate in one write,
+// once every new pod is ready.
+func (rn *run) switchTraffic(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	// Availability guard: the slot must still have every pod ready.
+	if err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); err != nil {
+		return "", err
+	}
+	if err := rn.point(ctx, spec.ActiveService, st.Candidate); err != nil {
+		return "", err
+	}
+	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate)})
+	return "", rn.enter(ctx, stepVerify, func(s *state, r *strategy.Record) {
+		s.Switched = rn.d.Now()
+		r.Stable, r.Phase, r.Switched = r.Revision, strategy.PhasePromoting, true
+	})
+}
+
+func (rn *run) verify(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	if err := rn.awaitEndpoints(ctx, spec.ActiveService, st.Candidate, rn.required()); err != nil {
+		return "", err
+	}
+	if err := rn.sl.LabelPods(ctx, st.Candidate, spec.ActiveMetadata.Labels, spec.ActiveMetadata.Annotations); err != nil {
+		return "", err
+	}
+	return "", rn.enter(ctx, stepPostPromotion, nil)
+}
+
+func (rn *run) postPromotion(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	if st.Instant || len(spec.PostPromotion) == 0 {
+		return "", nil
+	}
+	if err := rn.f.Check(ctx, "post-promotion checks", spec.PostPromotion, rn.checkInput(st.Candidate, spec.ActiveService)); err != nil {
+		return "", err
+	}
+	return "", rn.enter(ctx, stepScaleDown, nil)
+}
+
+// scaleDown keeps the old pods for the scale-down delay, during which an
+// Abort still sends traffic back to them, then commits the release and
+// scales them down; the rollback window keeps them instead.
+func (rn *run) scaleDown(ctx context.Context) (string, error) {
+	st, spec := rn.state(), rn.s.spec
+	if st.Adopted == "" && (st.Previous == "" || spec.rollbackWindow() > 0) {
+		return "", nil
+	}
+	if _, err := rn.f.Await(ctx, strategy.Await{Until: st.Switched.Add(spec.scaleDownDelay()),
+		Reason: fmt.Sprintf("old pods keep running %s after the switch", spec.scaleDownDelay())}); err != nil {
+		return "", err
+	}
+	if err := rn.f.Save(ctx, func(r *strategy.Record) error { r.Committed = true; return nil }); err != nil {
+		return "", err
+	}
+	old := st.Adopted
+	if old == "" {
+		old = SlotName(rn.rel.App.Name, st.Previous)
+	}
+	return "", rn.sl.Scale(ctx, old, 0)
+}
+
+// rollback sends traffic back to the slot that served before, at once.
+func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*strategy.Record) error, error) {
+	st := rn.state()
+	back := st.Previous
+	// The record says whether the switch happened; the cache may not show
+	// the driver's own write yet, but after a restart it is fresh.
+	switched := !st.Switched.IsZero() || rn.activeSlot() == st.Candidate
+	stable := ""
+	if switched && back != "" {
+		if err := rn.point(ctx, rn.s.spec.ActiveService, back); err != nil {
+			return nil, err
+		}
+		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s back on slot %s", rn.s.spec.ActiveService, back)})
+	}
+	if back != "" {
+		stable, _ = rn.sl.Revision(back)
+	}
+	now := rn.d.Now()
+	return func(r *strategy.Record) error {
+		return editState(r, func(s *state, r *strategy.Record) {
+			if switched && back != "" {
+				s.Switched = time.Time{} // traffic is back on the old slot
+			} else if switched {
+				s.Switched = now // a first release: the candidate keeps serving
+			}
+			if stable != "" {
+				r.Stable = stable
+			}
+		})
+	}, nil
+}
+
+// retire scales an aborted candidate that serves nothing down.
+func (rn *run) retire(ctx context.Context) error {
+	st := rn.state()
+	if !st.Switched.IsZero() {
+		return nil
+	}
+	return rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Candidate), 0)
+}
+
+// awaitAvailable waits until slot has n available pods of the release.
+func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) error {
+	_, err := rn.f.Await(ctx, strategy.Await{
+		Reason:   fmt.Sprintf("waiting for %d available pods of %s in slot %s", n, rn.rel.Revision, slot),
+		Cond:     func() (bool, time.Time) { got, next := rn.available(slot, rn.rel.Revision); return got >= n, next },
+		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+	})
+	return err
+}
+
+// awaitEndpoints waits until service's ready endpoints are n of the slot's
+// pods and nothing else.
+func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32) error {
+	_, err := rn.f.Await(ctx, strategy.Await{
+		Reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot),
+		Cond: func() (bool, time.Time) {
+			on, off := rn.sl.Endpoints(service, slot)
+			return on >= n && off == 0, time.Time{}
+		},
+		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+	})
+	return err
+}

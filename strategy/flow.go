@@ -1,0 +1,218 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// StepAborting is the step of a release that was aborted: traffic is back
+// on the previous revision, and the aborted one is scaled down once the
+// abort delay has passed.
+const StepAborting = "abort-scale-down"
+
+// FlowStep is one named step of a release.
+type FlowStep struct {
+	Name string
+	// Run does the step. It returns the name of the step to go to, "" for
+	// the next in order. It records what must survive a crash with
+	// Flow.Enter; a step that changed nothing and waited for nothing need
+	// not write, since repeating it after a crash is free.
+	Run func(ctx context.Context) (next string, err error)
+}
+
+// FlowHooks are what the flow needs from a strategy.
+type FlowHooks struct {
+	// Sources are the watches every wait of the release listens to.
+	Sources func() []Source
+	// Rollback sends all traffic back to the revision that served before
+	// the release, at once. It returns an edit for the record write that
+	// records the abort (nil for none). It is called for an Abort, a
+	// failed check, a missed deadline, an Undo to the previous revision
+	// after the switch, and, with ReasonSuperseded before the switch, when
+	// a newer revision replaces the release.
+	Rollback func(ctx context.Context, reason Reason) (func(*Record) error, error)
+	// Retire removes the aborted revision's pods; it runs once AbortDelay
+	// has passed since the abort.
+	Retire     func(ctx context.Context) error
+	AbortDelay time.Duration
+	// Done is the message of a release that succeeded.
+	Done func() string
+	// FullPromotion lets PromoteFull skip the remaining steps before the
+	// switch (canary); otherwise PromoteFull acts as Promote.
+	FullPromotion bool
+	// ProgressDeadline is named in the message of a missed deadline.
+	ProgressDeadline time.Duration
+}
+
+// Flow is the state machine of one release, shared by every strategy: it
+// runs the strategy's named steps in order from where the record says,
+// and handles control requests, checks, background analysis, aborts and
+// progress deadlines in one place. A strategy declares its steps and
+// hooks; it never handles a request itself.
+type Flow struct {
+	d       *Driver
+	steps   []FlowStep
+	hooks   FlowHooks
+	carry   []func(*Record) error
+	running map[*checkRun]context.CancelFunc
+	bg      *background
+	full    bool // a PromoteFull arrived during a wait that could not end
+}
+
+// NewFlow returns the flow of the release d drives.
+func NewFlow(d *Driver, steps []FlowStep, hooks FlowHooks) *Flow {
+	if hooks.Sources == nil {
+		hooks.Sources = func() []Source { return nil }
+	}
+	return &Flow{d: d, steps: steps, hooks: hooks, running: map[*checkRun]context.CancelFunc{}}
+}
+
+// Driver returns the flow's driver.
+func (f *Flow) Driver() *Driver { return f.d }
+
+// ended unwinds the steps of a release that ended early (aborted or
+// replaced) with its Result.
+type ended struct {
+	res *Result
+	err error
+}
+
+func (e *ended) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("release ended %s", e.res.Phase)
+}
+
+func (e *ended) Unwrap() error { return e.err }
+
+func end(res *Result, err error) error { return &ended{res: res, err: err} }
+
+// Ended reports whether err is the end of a release a flow returns from a
+// step (an abort, a replacement), so that a step passes it on unchanged.
+func Ended(err error) bool {
+	var e *ended
+	return errors.As(err, &e)
+}
+
+func (f *Flow) index(name string) int {
+	return slices.IndexFunc(f.steps, func(s FlowStep) bool { return s.Name == name })
+}
+
+// Run drives the release from the step the record names to its end, and
+// returns its Result: Succeeded after the last step, or how it ended early.
+func (f *Flow) Run(ctx context.Context) (*Result, error) {
+	ctx, cancel := f.d.Guard(ctx)
+	defer cancel()
+	defer f.stopAll()
+	rec := f.d.Record()
+	if rec.StepName == StepAborting {
+		return outcome(f.finishAbort(ctx))
+	}
+	i := f.index(rec.StepName)
+	if i < 0 {
+		return nil, &RecordError{App: f.d.app, Name: RecordName(f.d.app.Name),
+			Reason: fmt.Sprintf("step %q is not a step of this release", rec.StepName), Err: ErrCorruptRecord}
+	}
+	for i < len(f.steps) {
+		s := f.steps[i]
+		sctx, done := f.d.StartStep(ctx, i, s.Name)
+		next, err := s.Run(sctx)
+		if Ended(err) {
+			done(nil)
+		} else {
+			done(err)
+		}
+		if err != nil {
+			return outcome(err)
+		}
+		if f.full && f.hooks.FullPromotion && next == "" {
+			if j := f.index(FullPromotionStep); j > i+1 {
+				next = FullPromotionStep
+			}
+		}
+		if next == "" {
+			i++
+			continue
+		}
+		if i = f.index(next); i < 0 {
+			return nil, fmt.Errorf("step %s: no step %q", s.Name, next)
+		}
+	}
+	return f.d.Finish(ctx, PhaseSucceeded, "", f.hooks.Done(), Revision{})
+}
+
+// FullPromotionStep is the name of the step a PromoteFull jumps to.
+const FullPromotionStep = "promote"
+
+// PromotedFull reports whether a PromoteFull was taken; the strategy jumps
+// to its promotion.
+func (f *Flow) PromotedFull() bool { return f.full }
+
+func outcome(err error) (*Result, error) {
+	var e *ended
+	if errors.As(err, &e) {
+		return e.res, e.err
+	}
+	return nil, err
+}
+
+// Enter records that the release is at step name, applying edit and the
+// edits queued with Later in the same write.
+func (f *Flow) Enter(ctx context.Context, name string, edit func(*Record) error) error {
+	i := f.index(name)
+	if i < 0 {
+		return fmt.Errorf("no step %q", name)
+	}
+	err := f.d.Save(ctx, func(r *Record) error {
+		for _, c := range f.carry {
+			if err := c(r); err != nil {
+				return err
+			}
+		}
+		if edit != nil {
+			if err := edit(r); err != nil {
+				return err
+			}
+		}
+		r.Step, r.StepName = i, name
+		return nil
+	})
+	if err == nil {
+		f.carry = nil
+	}
+	return err
+}
+
+// Later has the next write of the record also make edit: what it records
+// is found again by repeating the step after a crash, so it need not cost
+// a write of its own.
+func (f *Flow) Later(edit func(*Record) error) { f.carry = append(f.carry, edit) }
+
+// Save writes the record with edit and the queued edits, at the same step.
+func (f *Flow) Save(ctx context.Context, edit func(*Record) error) error {
+	return f.Enter(ctx, f.d.Record().StepName, edit)
+}
+
+// StepCheck returns a check for Begin that a release of strategy in flight
+// is at one of steps (or aborting), so that an edited record cannot send a
+// driver to a step that does not exist or skip to the end.
+func StepCheck(strategy, revision string, steps []string) func(*Record) error {
+	return func(r *Record) error {
+		if r.Strategy != strategy || r.Revision != revision || r.Phase == "" || r.Phase.Terminal() {
+			return nil
+		}
+		if r.StepName == StepAborting {
+			return nil
+		}
+		i := slices.Index(steps, r.StepName)
+		if i < 0 || i != r.Step {
+			return &RecordError{Name: RecordName(r.App), Err: ErrCorruptRecord,
+				Reason: fmt.Sprintf("step %d %q is not a step of this %s release", r.Step, r.StepName, strategy)}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,256 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Await is one wait of a release.
+type Await struct {
+	// Reason is reported when the wait blocks.
+	Reason string
+	// Cond reports whether the wait is over, and when to check again if
+	// the answer may change with time alone (zero: only on changes). Nil:
+	// only time and requests end the wait.
+	Cond func() (bool, time.Time)
+	// Until ends the wait with Elapsed; Deadline aborts the release for
+	// missing its progress deadline. Zero: none.
+	Until, Deadline time.Time
+	// Promotable lets Promote end the wait.
+	Promotable bool
+	// Decision marks a wait for a person's decision: only Promote (go on)
+	// or Abort ends it, and Resume leaves the release Paused.
+	Decision bool
+	// Sources are watched besides the strategy's.
+	Sources []Source
+}
+
+// Outcome says how a wait ended when the release goes on.
+type Outcome int
+
+// How Await ends when the release goes on.
+const (
+	Met          Outcome = iota + 1 // Cond holds
+	Elapsed                         // Until came
+	Promoted                        // a Promote was taken
+	PromotedFull                    // a PromoteFull was taken
+)
+
+// Await waits as a says, and handles every control request that arrives
+// meanwhile: Pause and Resume hold and free the clock of the wait; Abort
+// ends the release; Promote ends a promotable wait; a newer revision
+// stops the release before the switch. A release that ends returns an
+// error for which Ended is true; steps pass it on.
+func (f *Flow) Await(ctx context.Context, a Await) (Outcome, error) {
+	for {
+		if err := f.judgeBackground(ctx); err != nil {
+			return 0, err
+		}
+		sources := append(f.hooks.Sources(), a.Sources...)
+		if f.bg != nil {
+			sources = append(sources, f.bg.failed)
+		}
+		bg := f.bg
+		cond := func() (bool, time.Time) {
+			if bg.hasFailed() {
+				return true, time.Time{}
+			}
+			if a.Cond == nil {
+				return false, time.Time{}
+			}
+			return a.Cond()
+		}
+		held, err := f.d.Hold(ctx, Hold{Reason: a.Reason, Cond: cond, Until: a.Until, Deadline: a.Deadline,
+			Sources: sources, Takes: func(q Request) bool { return f.takes(q, a) }})
+		if err != nil {
+			return 0, err
+		}
+		switch held {
+		case HeldMet:
+			if bg.hasFailed() {
+				continue // judged at the top of the loop
+			}
+			return Met, nil
+		case HeldUntil:
+			return Elapsed, nil
+		case HeldPastDeadline:
+			return 0, f.Abort(ctx, ReasonProgressDeadline,
+				fmt.Sprintf("%s: not done within the progress deadline of %s", a.Reason, f.hooks.ProgressDeadline))
+		case HeldForRequest:
+			out, err := f.handle(ctx, a)
+			if err != nil || out != 0 {
+				return out, err
+			}
+		}
+	}
+}
+
+// takes is the one table of which requests a wait acts on now. Requests
+// it does not take stay in the record: Retry for the next Run, a Promote
+// for the next promotable wait, and after the switch a Replace for the
+// next driver once this release ends.
+func (f *Flow) takes(q Request, a Await) bool {
+	rec := f.d.Record()
+	own := q.Revision == f.d.revision
+	switch q.Action {
+	case ActionRetry:
+		return false
+	case ActionAbort, ActionPause, ActionResume:
+		return true
+	case ActionPromote:
+		return a.Promotable
+	case ActionPromoteFull:
+		return a.Promotable || f.hooks.FullPromotion && !rec.Switched
+	case ActionReplace:
+		return own || !rec.Switched
+	case ActionUndo:
+		return own || !rec.Switched || q.Revision == rec.Previous && !rec.Committed
+	}
+	return false
+}
+
+// handle takes the pending requests the wait acts on and carries them out.
+func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
+	var taken []Request
+	err := f.d.Save(ctx, func(r *Record) error {
+		taken = r.Take(func(q Request) bool {
+			// An Undo before the switch stops this release and stays in
+			// the record for the Run that ships its revision.
+			keep := q.Action == ActionUndo && q.Revision != f.d.revision && !r.Switched
+			return f.takes(q, a) && !keep
+		})
+		for _, q := range r.Requests {
+			if q.Action == ActionUndo && q.Revision != f.d.revision && !r.Switched {
+				taken = append(taken, q)
+			}
+		}
+		for _, q := range taken {
+			r.PauseOrResume(q, a.Decision)
+			if r.Phase == PhaseProgressing && r.Switched {
+				r.Phase = PhasePromoting
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var out Outcome
+	rec := f.d.Record()
+	for _, q := range taken {
+		msg := fmt.Sprintf("%s from %s", q.Action, q.By)
+		switch q.Action {
+		case ActionAbort:
+			if rec.Committed {
+				f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + " refused: the previous revision's pods are being removed"})
+				continue
+			}
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			return 0, f.Abort(ctx, ReasonRequested, "aborted by "+q.By)
+		case ActionReplace, ActionUndo:
+			if q.Revision == f.d.revision {
+				f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + ": this release ships " + q.Revision})
+				continue
+			}
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			verb := "replaced by"
+			if q.Action == ActionUndo {
+				verb = "undone to"
+			}
+			return 0, f.Abort(ctx, ReasonSuperseded, fmt.Sprintf("%s %s (%s from %s)", verb, q.Revision, q.Action, q.By))
+		case ActionPromote:
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			out = max(out, Promoted)
+		case ActionPromoteFull:
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			if f.hooks.FullPromotion && !rec.Switched {
+				f.full = true
+				if a.Promotable {
+					out = PromotedFull
+				}
+			} else {
+				out = max(out, Promoted)
+			}
+		default:
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+		}
+	}
+	return out, nil
+}
+
+// Decide pauses the release until a person promotes it (the release goes
+// on) or aborts it.
+func (f *Flow) Decide(ctx context.Context, why string) (Outcome, error) {
+	if err := f.d.Save(ctx, func(r *Record) error {
+		r.Phase, r.Message = PhasePaused, why
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	out, err := f.Await(ctx, Await{Reason: why, Promotable: true, Decision: true})
+	if err != nil {
+		return 0, err
+	}
+	return out, f.d.Save(ctx, func(r *Record) error {
+		r.Phase, r.Message, r.Paused = PhaseProgressing, "", false
+		if r.Switched {
+			r.Phase = PhasePromoting
+		}
+		return nil
+	})
+}
+
+// Abort sends all traffic back to the previous revision at once (the
+// strategy's Rollback), records the release as Aborted for reason, and
+// ends it once the abort delay has passed and the aborted revision is
+// retired. A release replaced before its switch ends at once: the next
+// release takes its slot over as it is. Abort returns the end of the
+// release as an error for which Ended is true.
+func (f *Flow) Abort(ctx context.Context, reason Reason, msg string) error {
+	f.stopAll()
+	rec := f.d.Record()
+	if rec.Committed {
+		return fmt.Errorf("cannot abort %s: the previous revision's pods are being removed", f.d.app)
+	}
+	edit, err := f.hooks.Rollback(ctx, reason)
+	if err != nil {
+		return err
+	}
+	if reason == ReasonSuperseded && !rec.Switched {
+		return end(f.d.finish(ctx, PhaseAborted, reason, msg, Revision{}, edit))
+	}
+	if err := f.d.Save(ctx, func(r *Record) error {
+		if edit != nil {
+			if err := edit(r); err != nil {
+				return err
+			}
+		}
+		r.Phase, r.Reason, r.Message = PhaseAborted, reason, msg
+		r.StepName, r.Aborted, r.Switched = StepAborting, f.d.Now(), false
+		r.Paused, r.PauseUntil = false, time.Time{}
+		return nil
+	}); err != nil {
+		return err
+	}
+	f.d.Emit(ctx, Event{Type: EventTraffic, Message: fmt.Sprintf("traffic back on %s", f.d.Record().Stable)})
+	return f.finishAbort(ctx)
+}
+
+// finishAbort retires the aborted revision once the abort delay has
+// passed, and ends the release.
+func (f *Flow) finishAbort(ctx context.Context) error {
+	rec := f.d.Record()
+	if delay := f.hooks.AbortDelay; delay > 0 {
+		if _, err := f.d.Wait(ctx, WaitFor{Until: rec.Aborted.Add(delay),
+			Reason: fmt.Sprintf("aborted revision keeps running %s", delay)}); err != nil {
+			return err
+		}
+	}
+	if f.hooks.Retire != nil {
+		if err := f.hooks.Retire(ctx); err != nil {
+			return err
+		}
+	}
+	return end(f.d.Finish(ctx, PhaseAborted, rec.Reason, rec.Message, Revision{}))
+}

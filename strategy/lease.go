@@ -1,0 +1,275 @@
+package strategy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// MaxLeaseDuration bounds how long any lease is honoured without renewal,
+// whatever a record says: a lease renewed "in 2999" or for a hundred years
+// lapses this long after a driver first saw it unchanged.
+const MaxLeaseDuration = 15 * time.Minute
+
+// span is the lease's duration, bounded by MaxLeaseDuration.
+func (l Lease) span() time.Duration {
+	return min(max(l.Duration.Duration, 0), MaxLeaseDuration)
+}
+
+// Live reports whether the lease is held at now by its timestamps. A
+// driver that watches the record also lets a lease lapse when it has seen
+// it unchanged for its whole duration (see Control.WaitUnlocked), so a
+// renewal time in the future cannot hold a release for ever.
+func (l Lease) Live(now time.Time) bool {
+	return l.Holder != "" && now.Before(l.Expires())
+}
+
+// Expires is when the lease lapses if not renewed.
+func (l Lease) Expires() time.Time { return l.Renewed.Add(l.span()) }
+
+// expiresSeen is Expires, but never later than one lease from now.
+func (l Lease) expiresSeen(now time.Time) time.Time {
+	if limit := now.Add(l.span()); l.Expires().After(limit) {
+		return limit
+	}
+	return l.Expires()
+}
+
+// same reports whether l and o are the same grant: nobody renewed or took
+// the lease in between.
+func (l Lease) same(o Lease) bool {
+	return l.Holder == o.Holder && l.Renewed.Equal(o.Renewed) && l.Acquired.Equal(o.Acquired) &&
+		l.Duration == o.Duration
+}
+
+// local is the process-wide register of apps a driver of this process is
+// running, so that two Runs in one process never act on one app at once,
+// even under the same identity (which lets a restarted process take over
+// at once).
+var local = struct {
+	sync.Mutex
+	held map[string]chan struct{}
+}{held: map[string]chan struct{}{}}
+
+func localKey(kube kubernetes.Interface, app types.NamespacedName, identity string) string {
+	return fmt.Sprintf("%p/%s/%s", kube, app, identity)
+}
+
+// holdLocally claims app for a driver of this process under identity. It
+// returns nil when another driver of the process holds it under the same
+// identity; drivers of different identities are kept apart by the lease.
+func holdLocally(kube kubernetes.Interface, app types.NamespacedName, identity string) (unlock func()) {
+	key := localKey(kube, app, identity)
+	local.Lock()
+	defer local.Unlock()
+	if _, ok := local.held[key]; ok {
+		return nil
+	}
+	ch := make(chan struct{})
+	local.held[key] = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			local.Lock()
+			delete(local.held, key)
+			local.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// waitLocal waits until no driver of this process holds app under
+// identity.
+func waitLocal(ctx context.Context, kube kubernetes.Interface, app types.NamespacedName, identity string, idle, busy func()) error {
+	local.Lock()
+	ch, ok := local.held[localKey(kube, app, identity)]
+	local.Unlock()
+	if !ok {
+		return nil
+	}
+	idle()
+	defer busy()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// keeper renews a driver's lease on its own schedule, whatever the
+// driver's steps are doing (a check longer than the lease included), and
+// fences the driver: once its lease may lapse, Fence fails and the
+// driver's API calls stop.
+type keeper struct {
+	d        *Driver
+	every    time.Duration // renew this long after the last write
+	fenceGap time.Duration // stop acting this long before the lease lapses
+
+	mu      sync.Mutex
+	last    time.Time // when the lease was last written, on the driver's clock
+	err     error     // set once the lease is lost for good
+	lostCh  chan struct{}
+	stopped bool
+
+	store *store // with a retrier that marks the keeper idle
+	quit  chan struct{}
+	done  chan struct{}
+}
+
+func startKeeper(d *Driver) *keeper {
+	lease := d.cfg.LeaseDuration
+	k := &keeper{d: d, every: lease / 3, fenceGap: lease / 4, lostCh: make(chan struct{}),
+		quit: make(chan struct{}), done: make(chan struct{})}
+	k.last = d.Record().Lease.Renewed
+	idle, busy, done := Track(d.cfg.Clock)
+	retry := d.store.retry
+	retry.Idle = func() func() { idle(); return busy }
+	k.store = &store{kube: d.store.kube, retry: retry}
+	go k.loop(idle, busy, done)
+	return k
+}
+
+func (k *keeper) loop(idle, busy, done func()) {
+	defer close(k.done)
+	defer done()
+	clk := k.d.cfg.Clock
+	for {
+		k.mu.Lock()
+		next := k.last.Add(k.every)
+		k.mu.Unlock()
+		if wait := next.Sub(clk.Now()); wait > 0 {
+			fired := make(chan struct{})
+			t := clk.AfterFunc(wait, func() { busy(); close(fired) })
+			idle()
+			select {
+			case <-fired:
+			case <-k.quit:
+				t.Stop()
+				return
+			}
+			busy()
+			continue
+		}
+		if err := k.renew(); err != nil {
+			return
+		}
+	}
+}
+
+// renew writes the record to renew the lease, retrying transient errors
+// until the keeper stops or the lease is lost.
+func (k *keeper) renew() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-k.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := k.d.save(ctx, k.store, nil)
+	if err != nil && ctx.Err() == nil {
+		k.lost(fmt.Errorf("renewing lease: %w", err))
+	}
+	return err
+}
+
+// renewed notes a write of the lease at now.
+func (k *keeper) renewed(now time.Time) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	if now.After(k.last) {
+		k.last = now
+	}
+	k.mu.Unlock()
+}
+
+// lost marks the lease lost for good.
+func (k *keeper) lost(err error) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err == nil {
+		k.err = err
+		close(k.lostCh)
+	}
+}
+
+// lostErr returns why the lease was lost, nil while it is held.
+func (k *keeper) lostErr() error {
+	if k == nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err
+}
+
+// Changed implements Source: closed when the lease is lost.
+func (k *keeper) Changed() <-chan struct{} { return k.lostCh }
+
+// fence returns an error once the lease is lost or may lapse before the
+// next write.
+func (k *keeper) fence(now time.Time) error {
+	if k == nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err != nil {
+		return k.err
+	}
+	if until := k.last.Add(k.d.cfg.LeaseDuration - k.fenceGap); !now.Before(until) {
+		return fmt.Errorf("release %s: lease not renewed since %s, so it may lapse: %w",
+			k.d.app, k.last.Format(time.RFC3339Nano), ErrLeaseLost)
+	}
+	return nil
+}
+
+func (k *keeper) stop() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
+	}
+	k.stopped = true
+	k.mu.Unlock()
+	close(k.quit)
+	<-k.done
+}
+
+// Fence returns ErrLeaseLost once the driver's lease is lost, or may lapse
+// before it is renewed; a driver calls nothing on the API after that. The
+// lease is renewed on its own schedule (every third of its duration), so a
+// healthy driver never sees this.
+func (d *Driver) Fence() error { return d.keeper.fence(d.Now()) }
+
+// Guard returns a context that ends when the driver loses its lease, so
+// that whatever runs under it stops acting.
+func (d *Driver) Guard(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if d.keeper == nil {
+		return ctx, func() { cancel(nil) }
+	}
+	go func() {
+		select {
+		case <-d.keeper.lostCh:
+			cancel(d.keeper.lostErr())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}

@@ -84,9 +84,13 @@ func (s *sequence) Plan(ctx context.Context, r Release) (*Plan, error) {
 	return out, nil
 }
 
-// Run runs each strategy in turn. Every stage is itself resumable, so a
-// Run of the whole sequence after a crash skips finished stages quickly:
-// each returns its recorded result.
+// Run runs each strategy in turn. Composition keeps no progress of its
+// own: every stage is itself resumable, so a Run of the whole sequence
+// after a crash runs each stage again, and finished stages return their
+// recorded results at the cost of one read each. The Result takes the
+// phase, reason and message of the last stage that ran and names it in
+// Stage when it did not succeed, so that Result.Err matches that stage's
+// cause (ErrAnalysisFailed, ErrProgressDeadline, ...).
 func (s *sequence) Run(ctx context.Context, r Release) (*Result, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -96,17 +100,23 @@ func (s *sequence) Run(ctx context.Context, r Release) (*Result, error) {
 		res, err := st.Run(ctx, r)
 		if res != nil {
 			out.Children = append(out.Children, res)
-			out.Phase, out.Stable, out.Message = res.Phase, res.Stable, res.Message
+			out.Phase, out.Reason, out.Stable, out.Message = res.Phase, res.Reason, res.Stable, res.Message
 			if out.Started.IsZero() {
 				out.Started = res.Started
 			}
 			out.Finished = res.Finished
 		}
+		if res != nil && res.Phase != PhaseSucceeded {
+			out.Stage = s.label(i, st)
+			out.Message = fmt.Sprintf("%s ended %s: %s; later stages not started", out.Stage, res.Phase, res.Message)
+		}
 		if err != nil {
+			if out.Stage == "" {
+				out.Stage = s.label(i, st)
+			}
 			return out, fmt.Errorf("%s: %w", s.label(i, st), err)
 		}
 		if res.Phase != PhaseSucceeded {
-			out.Message = fmt.Sprintf("%s ended %s: %s; later stages not started", s.label(i, st), res.Phase, res.Message)
 			return out, nil
 		}
 	}

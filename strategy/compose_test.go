@@ -71,3 +71,29 @@ func TestSequenceRunsInOrderAndReportsErrors(t *testing.T) {
 	_, err = strategy.Sequence().Run(context.Background(), strategy.Release{})
 	require.ErrorIs(t, err, strategy.ErrInvalid)
 }
+
+// failing ends its release as a real strategy does: a Result with a reason
+// and the matching error.
+type failing struct{ reason strategy.Reason }
+
+func (f failing) Name() string { return "failing" }
+func (f failing) Plan(context.Context, strategy.Release) (*strategy.Plan, error) {
+	return &strategy.Plan{}, nil
+}
+func (f failing) Run(_ context.Context, r strategy.Release) (*strategy.Result, error) {
+	res := &strategy.Result{App: r.App, Revision: r.Revision, Phase: strategy.PhaseAborted, Reason: f.reason, Message: "bad"}
+	return res, res.Err()
+}
+
+func TestComposedResultsKeepTheCause(t *testing.T) {
+	for _, reason := range []strategy.Reason{strategy.ReasonAnalysisFailed, strategy.ReasonProgressDeadline} {
+		w := strategy.Waves(strategy.Wave{Name: "staging", Strategy: failing{reason}},
+			strategy.Wave{Name: "prod", Strategy: &scripted{name: "ok", phase: strategy.PhaseSucceeded}})
+		res, err := w.Run(context.Background(), strategy.Release{App: app, Revision: "v2"})
+		require.ErrorIs(t, err, reason.Err())
+		require.NotNil(t, res)
+		assert.Equal(t, reason, res.Reason)
+		assert.Equal(t, "staging", res.Stage, "the result names the wave that failed")
+		assert.ErrorIs(t, res.Err(), reason.Err(), "the composed result matches the child's cause")
+	}
+}

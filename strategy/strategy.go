@@ -104,8 +104,10 @@ type Result struct {
 	Started  time.Time
 	Finished time.Time
 	// Children are the results of composed strategies (Sequence, Waves), in
-	// the order they ran.
+	// the order they ran; Stage names the stage (a wave's name) that did
+	// not succeed.
 	Children []*Result
+	Stage    string
 }
 
 // Err returns nil for a release that succeeded, and otherwise an error that

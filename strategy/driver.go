@@ -441,15 +441,17 @@ func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message
 // finish is Finish that also makes edit in the same write.
 func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message string, entry Revision, edit func(*Record) error) (*Result, error) {
 	now := d.Now()
+	final := message
 	err := d.Save(ctx, func(r *Record) error {
+		r.Phase, r.Reason, r.Message = phase, reason, message
 		if edit != nil {
 			if err := edit(r); err != nil {
 				return err
 			}
 		}
-		r.Phase, r.Reason, r.Message = phase, reason, message
+		final = r.Message
 		r.StepName, r.PauseUntil = "", time.Time{} // no step runs any more
-		entry.Revision, entry.Phase, entry.Message = r.Revision, phase, message
+		entry.Revision, entry.Phase, entry.Message = r.Revision, phase, final
 		entry.Started, entry.Finished = r.Started, now
 		if old, ok := r.Find(r.Revision); ok && entry.Workload == nil {
 			entry.Workload, entry.Objects = old.Workload, old.Objects
@@ -471,7 +473,7 @@ func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message
 	attrs := metric.WithAttributes(attribute.String("switchyard.strategy", d.name), attribute.String("switchyard.phase", string(phase)))
 	d.runs.Add(ctx, 1, attrs)
 	d.duration.Record(ctx, now.Sub(rec.Started).Seconds(), attrs)
-	d.Emit(ctx, Event{Type: EventRunFinished, Message: message})
+	d.Emit(ctx, Event{Type: EventRunFinished, Message: final})
 	if phase != PhaseSucceeded {
 		d.span.SetStatus(codes.Error, message)
 	}

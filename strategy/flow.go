@@ -45,6 +45,13 @@ type FlowHooks struct {
 	FullPromotion bool
 	// ProgressDeadline is named in the message of a missed deadline.
 	ProgressDeadline time.Duration
+	// DeadlineFails ends a release that missed its progress deadline in
+	// phase Failed rather than Aborted (after the same Rollback).
+	DeadlineFails bool
+	// Paused, when set, is told after a Pause or Resume was taken, for
+	// strategies that hold their workload too (rolling pauses its
+	// Deployment).
+	Paused func(ctx context.Context, paused bool) error
 }
 
 // Flow is the state machine of one release, shared by every strategy: it

@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -61,8 +62,17 @@ func (f *Flow) Await(ctx context.Context, a Await) (Outcome, error) {
 			}
 			return a.Cond()
 		}
+		pausedAt := time.Time{}
+		if f.d.Record().Paused {
+			pausedAt = f.d.Now()
+		}
 		held, err := f.d.Hold(ctx, Hold{Reason: a.Reason, Cond: cond, Until: a.Until, Deadline: a.Deadline,
 			Sources: sources, Takes: func(q Request) bool { return f.takes(q, a) }})
+		if !pausedAt.IsZero() && !a.Deadline.IsZero() {
+			// The progress deadline does not run while a person holds the
+			// release.
+			a.Deadline = a.Deadline.Add(f.d.Now().Sub(pausedAt))
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -138,6 +148,13 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	}
 	var out Outcome
 	rec := f.d.Record()
+	if f.hooks.Paused != nil && slices.ContainsFunc(taken, func(q Request) bool {
+		return q.Action == ActionPause || q.Action == ActionResume
+	}) {
+		if err := f.hooks.Paused(ctx, rec.Paused); err != nil {
+			return 0, err
+		}
+	}
 	for _, q := range taken {
 		msg := fmt.Sprintf("%s from %s", q.Action, q.By)
 		switch q.Action {
@@ -220,15 +237,17 @@ func (f *Flow) Abort(ctx context.Context, reason Reason, msg string) error {
 	if reason == ReasonSuperseded && !rec.Switched {
 		return end(f.d.finish(ctx, PhaseAborted, reason, msg, Revision{}, edit))
 	}
+	phase := PhaseAborted
+	if reason == ReasonProgressDeadline && f.hooks.DeadlineFails {
+		phase = PhaseFailed
+	}
 	if err := f.d.Save(ctx, func(r *Record) error {
-		if edit != nil {
-			if err := edit(r); err != nil {
-				return err
-			}
-		}
-		r.Phase, r.Reason, r.Message = PhaseAborted, reason, msg
+		r.Phase, r.Reason, r.Message = phase, reason, msg
 		r.StepName, r.Aborted, r.Switched = StepAborting, f.d.Now(), false
 		r.Paused, r.PauseUntil = false, time.Time{}
+		if edit != nil {
+			return edit(r)
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -252,5 +271,5 @@ func (f *Flow) finishAbort(ctx context.Context) error {
 			return err
 		}
 	}
-	return end(f.d.Finish(ctx, PhaseAborted, rec.Reason, rec.Message, Revision{}))
+	return end(f.d.Finish(ctx, rec.Phase, rec.Reason, rec.Message, Revision{}))
 }

@@ -100,22 +100,31 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg)
+	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg, strategy.StepCheck(s.Name(), r.Revision, stepNames))
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
 	rn := &run{s: s, d: d, rel: r}
 	res, err := rn.drive(ctx)
-	if err != nil {
-		return res, err
+	if err == nil {
+		err = res.Err()
 	}
-	return res, res.Err()
+	return strategy.Shipped(r.Revision, res, err)
 }
+
+// The steps of a rolling release.
+const (
+	stepApply     = "apply"
+	stepAvailable = "available"
+)
+
+var stepNames = []string{stepApply, stepAvailable}
 
 type run struct {
 	s       *Strategy
 	d       *strategy.Driver
+	f       *strategy.Flow
 	rel     strategy.Release
 	deploys *objcache.Cache[*appsv1.Deployment]
 }
@@ -144,29 +153,25 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	if err := rn.watch(ctx); err != nil {
 		return nil, err
 	}
-	for {
-		rec = d.Record()
-		switch rec.Step {
-		case 0:
-			sctx, end := d.StartStep(ctx, 0, "apply")
-			err := rn.apply(sctx, rn.rel.Workload, rn.rel.Revision, false)
-			if err == nil {
-				err = d.Save(sctx, func(r *strategy.Record) error { r.Step, r.StepName = 1, "available"; return nil })
+	rn.f = strategy.NewFlow(d, []strategy.FlowStep{
+		{Name: stepApply, Run: func(ctx context.Context) (string, error) {
+			if err := rn.apply(ctx, rn.rel.Workload, rn.rel.Revision, d.Record().Paused); err != nil {
+				return "", err
 			}
-			end(err)
-			if err != nil {
-				return nil, err
-			}
-		default:
-			sctx, end := d.StartStep(ctx, 1, "available")
-			res, err := rn.available(sctx)
-			if err == nil && res.Phase != strategy.PhaseSucceeded {
-				err = res.Err()
-			}
-			end(err)
-			return res, err
-		}
-	}
+			return "", rn.f.Enter(ctx, stepAvailable, nil)
+		}},
+		{Name: stepAvailable, Run: rn.available},
+	}, strategy.FlowHooks{
+		Sources:          func() []strategy.Source { return []strategy.Source{rn.deploys} },
+		Rollback:         rn.rollback,
+		ProgressDeadline: rn.s.spec.ProgressDeadline,
+		DeadlineFails:    true,
+		Paused: func(ctx context.Context, paused bool) error {
+			return rn.apply(ctx, rn.rel.Workload, rn.rel.Revision, paused)
+		},
+		Done: func() string { return "all replicas available" },
+	})
+	return rn.f.Run(ctx)
 }
 
 func firstRequest(rec *strategy.Record, match func(strategy.Request) bool) *strategy.Request {
@@ -189,7 +194,7 @@ func (rn *run) start(ctx context.Context) error {
 		r.Take(func(q strategy.Request) bool {
 			return q.Action == strategy.ActionRetry || q.Action == strategy.ActionUndo
 		})
-		return r.Restart(strategy.Revision{Revision: rn.rel.Revision, Started: now, Workload: w}, "apply", nil, rn.s.cfg.HistoryLimit)
+		return r.Restart(strategy.Revision{Revision: rn.rel.Revision, Started: now, Workload: w}, stepApply, nil, rn.s.cfg.HistoryLimit)
 	})
 }
 

@@ -113,7 +113,8 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 	if err := rn.point(ctx, spec.ActiveService, st.Candidate); err != nil {
 		return "", err
 	}
-	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate)})
+	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate),
+		Traffic: &strategy.Traffic{Weight: 100, CanaryPods: rn.required(), Service: spec.ActiveService, Slot: st.Candidate}})
 	return "", rn.enter(ctx, stepVerify, func(s *state, r *strategy.Record) {
 		s.Switched = rn.d.Now()
 		r.Stable, r.Phase, r.Switched = r.Revision, strategy.PhasePromoting, true

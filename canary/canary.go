@@ -241,10 +241,15 @@ func (s *Strategy) getService(ctx context.Context, ns, name string) (*corev1.Ser
 	return svc, err
 }
 
-func stepName(i int, s Step) string {
+// stepName is the name of the spec's step i in the record and in events:
+// "<i>-<kind>", such as "0-SetWeight".
+func stepName(i int, s Step) string { return fmt.Sprintf("%d-%s", i, stepKind(s)) }
+
+// stepKind is the type of step s without its package: "SetWeight".
+func stepKind(s Step) string {
 	kind := fmt.Sprintf("%T", s)
 	if j := len("canary."); len(kind) > j {
 		kind = kind[j:]
 	}
-	return fmt.Sprintf("%d-%s", i, kind)
+	return kind
 }

@@ -81,3 +81,25 @@ func TestHundredthStepIsAStep(t *testing.T) {
 	assert.Equal(t, strategy.PhaseSucceeded, res.Phase)
 	assert.Equal(t, slotState{"v2", 10, 10}, e.observe().Green)
 }
+
+// TestEventsCarryTypedFields: an observer learns the step's kind and the
+// traffic split from fields, without parsing names or messages.
+func TestEventsCarryTypedFields(t *testing.T) {
+	e := newEnv(t, routingNamed("GatewayHTTPRoute"))
+	spec := e.spec(canary.SetWeight{Percent: 25}, canary.Pause{Duration: time.Minute}, canary.SetWeight{Percent: 50})
+	e.install(spec)
+	var kinds []string
+	var weights []int32
+	obs := strategy.WithObserver(func(ev strategy.Event) {
+		if ev.Type == strategy.EventStepStarted {
+			kinds = append(kinds, ev.StepKind)
+		}
+		if ev.Type == strategy.EventTraffic && ev.Traffic != nil {
+			weights = append(weights, ev.Traffic.Weight)
+		}
+	})
+	_, err := e.strategy(spec, "driver-a", obs).Run(testCtx(t), release("v2"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"deploy", "SetWeight", "Pause", "SetWeight", "promote", "scale-down"}, kinds)
+	assert.Equal(t, []int32{25, 50, 100}, weights)
+}

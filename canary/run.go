@@ -162,7 +162,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 func (rn *run) steps() []strategy.FlowStep {
 	out := []strategy.FlowStep{{Name: stepDeploy, Run: rn.deployStep}}
 	for i, st := range rn.s.spec.Steps {
-		out = append(out, strategy.FlowStep{Name: stepName(i, st), Run: func(ctx context.Context) (string, error) {
+		out = append(out, strategy.FlowStep{Name: stepName(i, st), Kind: stepKind(st), Run: func(ctx context.Context) (string, error) {
 			return rn.userStep(ctx, i)
 		}})
 	}
@@ -522,7 +522,8 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	}
 	if weight != st.Weight {
 		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic,
-			Message: fmt.Sprintf("canary weight %d%% (pods: canary %d, stable %d)", weight, canary, stable)})
+			Message: fmt.Sprintf("canary weight %d%% (pods: canary %d, stable %d)", weight, canary, stable),
+			Traffic: &strategy.Traffic{Weight: weight, CanaryPods: canary, StablePods: stable}})
 	}
 	if weight == st.Weight && equalScale(scale, st.Scale) {
 		return nil
@@ -588,7 +589,8 @@ func (rn *run) promote(ctx context.Context, st state) error {
 			return err
 		}
 	}
-	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("slot %s is stable and takes all traffic", st.Canary)})
+	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("slot %s is stable and takes all traffic", st.Canary),
+		Traffic: &strategy.Traffic{Weight: 100, CanaryPods: total, Service: spec.StableService, Slot: st.Canary}})
 	if err := rn.sl.LabelPods(ctx, st.Canary, spec.StableMetadata.Labels, spec.StableMetadata.Annotations); err != nil {
 		return err
 	}

@@ -164,6 +164,51 @@ func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*
 	}
 }
 
+// Await waits, on a watch of the release record, until cond holds for the
+// release's status, and returns that status. It is how a test or a tool
+// waits for a phase or a step without polling:
+//
+//	st, err := control.Await(ctx, app, func(s *Status) bool { return s.Phase == PhasePaused })
+//
+// It returns ctx's error when ctx ends first, and ErrCorruptRecord when
+// the record cannot be read. A missing record is waited for.
+func (c *Control) Await(ctx context.Context, app types.NamespacedName, cond func(*Status) bool) (*Status, error) {
+	idle, busy, done := Track(c.cfg.Clock)
+	defer done()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
+	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
+	retry := c.store.retry
+	retry.Idle = func() func() { idle(); return busy }
+	if err := retry.Do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
+		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
+	}
+	for {
+		changed := records.Changed()
+		if cm, ok := records.Get(app.Namespace, RecordName(app.Name)); ok {
+			rec, err := decodeRecord(app, cm)
+			if err != nil {
+				return nil, err
+			}
+			if st := rec.status(app); cond(st) {
+				return st, nil
+			}
+		}
+		cancelHook := records.OnChange(busy)
+		idle()
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		}
+		busy()
+		cancelHook()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // Status returns the release's recorded state.
 func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status, error) {
 	st, done := c.tracked()

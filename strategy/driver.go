@@ -58,6 +58,9 @@ type Driver struct {
 	keeper *keeper
 	unlock func() // releases the process-local hold on the app
 
+	// kinds maps step names to their kinds, for events (see Flow).
+	kinds map[string]string
+
 	// emitMu serialises calls of the observer; measured holds measurements
 	// emitted since the last save, for the record.
 	emitMu   sync.Mutex
@@ -362,9 +365,21 @@ func (d *Driver) Emitter(step int, stepName string) func(Event) {
 		if e.StepName == "" && e.Step == 0 {
 			e.Step, e.StepName = step, stepName
 		}
+		if e.StepKind == "" {
+			e.StepKind = d.kindOf(e.StepName)
+		}
 		d.observe(e)
 		logger.Info(e.Message, "event", string(e.Type), "app", app.String(), "revision", e.Revision, "step", e.StepName)
 	}
+}
+
+func (d *Driver) kindOf(step string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k, ok := d.kinds[step]; ok {
+		return k
+	}
+	return step
 }
 
 // Emit fills in the driver's fields of e and reports it to the observer and
@@ -385,6 +400,9 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 		if e.StepName == "" && e.Step == 0 {
 			e.Step, e.StepName = rec.Step, rec.StepName
 		}
+	}
+	if e.StepKind == "" {
+		e.StepKind = d.kindOf(e.StepName)
 	}
 	d.observe(e)
 	d.cfg.Logger.Info(e.Message, "event", string(e.Type), "app", d.app.String(), "revision", e.Revision,

@@ -16,6 +16,9 @@ const StepAborting = "abort-scale-down"
 // FlowStep is one named step of a release.
 type FlowStep struct {
 	Name string
+	// Kind is what the step does, reported in events as StepKind; empty
+	// is the name.
+	Kind string
 	// Run does the step. It returns the name of the step to go to, "" for
 	// the next in order. It records what must survive a crash with
 	// Flow.Enter; a step that changed nothing and waited for nothing need
@@ -74,6 +77,15 @@ func NewFlow(d *Driver, steps []FlowStep, hooks FlowHooks) *Flow {
 	if hooks.Sources == nil {
 		hooks.Sources = func() []Source { return nil }
 	}
+	kinds := map[string]string{}
+	for _, s := range steps {
+		if s.Kind != "" {
+			kinds[s.Name] = s.Kind
+		}
+	}
+	d.mu.Lock()
+	d.kinds = kinds
+	d.mu.Unlock()
 	return &Flow{d: d, steps: steps, hooks: hooks, running: map[*checkRun]context.CancelFunc{}}
 }
 

@@ -64,8 +64,15 @@ type Event struct {
 	App      types.NamespacedName
 	Revision string
 	Phase    Phase
+	// Step is the index of the step in the release's plan, StepName its
+	// name, and StepKind what it does: for canary, "SetWeight", "Pause",
+	// "Analysis", ... (its StepName is "<index>-<kind>", e.g.
+	// "0-SetWeight"); for the other strategies the same as StepName.
 	Step     int
 	StepName string
+	StepKind string
+	// Traffic is set on EventTraffic: how the app's traffic is split now.
+	Traffic *Traffic
 	// Object names the object the event is about, as "Kind namespace/name",
 	// for strategies that work object by object (bootstrap).
 	Object  string
@@ -94,6 +101,19 @@ func (e Event) String() string {
 		s += ": " + e.Err.Error()
 	}
 	return s
+}
+
+// Traffic is how an app's traffic is split, as an event reports it.
+type Traffic struct {
+	// Weight is the new revision's share of requests in percent, as set
+	// (the router's weight, or the split of replicas without one).
+	Weight int32
+	// CanaryPods and StablePods are the sizes of the new revision's slot
+	// and of the stable one.
+	CanaryPods, StablePods int32
+	// Service and Slot say which Service selects which slot, for a
+	// selector switch (blue/green).
+	Service, Slot string
 }
 
 // Observer receives events synchronously; it must return quickly. A

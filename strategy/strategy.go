@@ -42,8 +42,7 @@ type Release struct {
 // Phase is where a release is in its life.
 type Phase string
 
-// The phases of a release. Succeeded, Aborted, RolledBack and Failed are
-// terminal.
+// The phases of a release. Succeeded, Aborted and Failed are terminal.
 const (
 	PhasePending     Phase = "Pending"
 	PhaseProgressing Phase = "Progressing"
@@ -51,7 +50,6 @@ const (
 	PhasePromoting   Phase = "Promoting"
 	PhaseSucceeded   Phase = "Succeeded"
 	PhaseAborted     Phase = "Aborted"
-	PhaseRolledBack  Phase = "RolledBack"
 	PhaseFailed      Phase = "Failed"
 )
 
@@ -59,7 +57,7 @@ const (
 // request.
 func (p Phase) Terminal() bool {
 	switch p {
-	case PhaseSucceeded, PhaseAborted, PhaseRolledBack, PhaseFailed:
+	case PhaseSucceeded, PhaseAborted, PhaseFailed:
 		return true
 	}
 	return false

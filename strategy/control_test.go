@@ -1,0 +1,44 @@
+package strategy_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+func TestAwaitWaitsForAStatus(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t)
+	e.clock.SetAutoAdvance(true)
+	control := strategy.NewControl(e.kube, strategy.WithClock(e.clock), strategy.WithIdentity("operator"))
+	got := make(chan *strategy.Status, 1)
+	go func() {
+		st, err := control.Await(ctx, app, func(s *strategy.Status) bool { return s.Phase == strategy.PhasePaused })
+		assert.NoError(t, err)
+		got <- st
+	}()
+	d, err := e.begin(t, ctx, "driver-a")
+	require.NoError(t, err)
+	defer d.Close()
+	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase = strategy.PhaseProgressing; return nil }))
+	select {
+	case st := <-got:
+		t.Fatalf("Await returned before the release was paused: %s", st.Phase)
+	default:
+	}
+	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase, r.StepName = strategy.PhasePaused, "pause"; return nil }))
+	st := <-got
+	assert.Equal(t, strategy.PhasePaused, st.Phase)
+	assert.Equal(t, "pause", st.StepName)
+
+	short, stop := context.WithCancel(ctx)
+	stop()
+	_, err = control.Await(short, app, func(*strategy.Status) bool { return false })
+	assert.ErrorIs(t, err, context.Canceled)
+}

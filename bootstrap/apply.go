@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -46,7 +45,8 @@ func (rn *run) applyJob(ctx context.Context, i int, known schema.GroupVersionRes
 	u := rn.b.desired[i]
 	key := cacheKey{gvr: gvr, namespace: u.GetNamespace()}
 	var live *unstructured.Unstructured
-	err = rn.retry(ctx, i, w, nil, func(context.Context) error {
+	ref := rn.b.g.refs[i]
+	err = rn.retry(ctx, ref, w, nil, func(context.Context) error {
 		c, err := rn.caches.get(key)
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func (rn *run) applyJob(ctx context.Context, i int, known schema.GroupVersionRes
 		res.action = ActionCreate
 	}
 	crdBacked := rn.b.kinds[i].crd >= 0
-	err = rn.retry(ctx, i, w, func(err error) bool {
+	err = rn.retry(ctx, ref, w, func(err error) bool {
 		// A custom resource applied right after its CRD was established
 		// may meet a server that does not serve it yet.
 		return crdBacked && apierrors.IsNotFound(err)
@@ -112,7 +112,7 @@ func (rn *run) resolve(ctx context.Context, i int, known schema.GroupVersionReso
 	gvk := rn.b.desired[i].GroupVersionKind()
 	var gvr schema.GroupVersionResource
 	tries := 0
-	err := rn.retry(ctx, i, w, func(err error) bool {
+	err := rn.retry(ctx, rn.b.g.refs[i], w, func(err error) bool {
 		tries++
 		return meta.IsNoMatchError(err) && tries < 8
 	}, func(context.Context) error {
@@ -188,26 +188,6 @@ func olderThan(a, b string) bool {
 // auto-advancing fake clock while it waits.
 type waiter struct {
 	idle, busy func()
-}
-
-// retry calls op until it succeeds, fails for good, or ctx ends, backing
-// off on the run's clock between transient errors (strategy.Transient, or
-// extra when given), with job i idle meanwhile. Other errors are returned
-// at once.
-func (rn *run) retry(ctx context.Context, i int, w waiter, extra func(error) bool, op func(context.Context) error) error {
-	return strategy.Retrier{Clock: rn.s.cfg.Clock, Max: rn.s.cfg.MaxRetryBackoff, Retryable: extra,
-		OnRetry: func(err error, wait time.Duration) { rn.retrying(i, err, wait) },
-		Idle:    func() func() { w.idle(); return w.busy },
-	}.Do(ctx, op)
-}
-
-// retrying reports a retry from a job's goroutine.
-func (rn *run) retrying(i int, err error, wait time.Duration) {
-	if rn.fromJobs == nil {
-		return
-	}
-	rn.fromJobs(strategy.Event{Type: strategy.EventRetrying, Object: rn.b.g.refs[i].String(), Err: err,
-		Message: "retrying in " + wait.String()})
 }
 
 // track registers a job with such a clock; with any other clock the

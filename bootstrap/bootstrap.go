@@ -14,12 +14,12 @@ const (
 	DefaultConcurrency   = 8
 	DefaultObjectTimeout = 5 * time.Minute
 	DefaultTimeout       = 30 * time.Minute
-	DefaultNamespace     = "default"
 )
 
 // Spec configures a bootstrap. The zero value is ready to use: eight
 // objects in flight at once, conflicts with other field managers reported
-// rather than forced, no prune, no rollback, and the default timeouts.
+// rather than forced, no prune, no rollback, the default timeouts, and
+// every namespaced object naming its namespace.
 type Spec struct {
 	// Concurrency is how many objects may be applied, or deleted, at once;
 	// 0 means DefaultConcurrency.
@@ -33,7 +33,8 @@ type Spec struct {
 	// a CRD that holds anything else.
 	Prune bool
 	// Rollback deletes, after a failed run, the objects this run created,
-	// dependents before what they depend on.
+	// dependents before what they depend on; not after a run whose
+	// context ended.
 	Rollback bool
 	// KeepGoing applies and waits for everything that does not depend on a
 	// failed object, instead of stopping at the first failure.
@@ -41,10 +42,11 @@ type Spec struct {
 	// ObjectTimeout bounds the wait for one object to become ready after
 	// it was applied; 0 means DefaultObjectTimeout.
 	ObjectTimeout time.Duration
-	// Timeout bounds the whole run; 0 means DefaultTimeout.
+	// Timeout bounds the whole run, prune included; 0 means DefaultTimeout.
 	Timeout time.Duration
-	// Namespace is given to namespaced objects that name none; "" means
-	// DefaultNamespace.
+	// Namespace is given to objects of namespaced kinds that name none,
+	// never to cluster-scoped ones. When it is empty, such objects are a
+	// *strategy.ValidationError: they never land in "default" by chance.
 	Namespace string
 	// Checks replace the readiness rules of the kinds they name.
 	Checks []Check
@@ -62,9 +64,6 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
-	}
-	if s.Namespace == "" {
-		s.Namespace = DefaultNamespace
 	}
 	return s
 }

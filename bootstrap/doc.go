@@ -24,7 +24,18 @@
 // behind that Service. AnnotationDependsOn and Spec.Dependencies add
 // edges. A cycle is a *strategy.ValidationError naming every edge of it,
 // returned before anything is written, as are duplicate objects, unknown
-// kinds, missing namespaces and bad dependencies.
+// kinds, missing namespaces, bad dependencies, an object that depends on
+// itself, and a Secret whose data values are not base64.
+//
+// # Namespaces
+//
+// An object of a namespaced kind names its namespace, or Spec.Namespace
+// names one for the objects that do not: without it they are a
+// *strategy.ValidationError. Nothing falls back to "default", since where a
+// manifest without a namespace lands depends on who applies it (kubectl
+// takes the kubeconfig's). Spec.Namespace is never given to cluster-scoped
+// kinds, and the namespace of a cluster-scoped object is dropped, as the
+// apiserver drops it.
 //
 // # Applying and waiting
 //
@@ -48,11 +59,31 @@
 // Spec.Timeout; a *TimeoutError names the object, its last status and the
 // objects that were waiting for it.
 //
-// A Failed object (its status, or a permanent API error) fails the run at
+// API errors that say "later" (throttling, unavailability, timeouts,
+// resourceVersion conflicts, network errors) are retried with backoff
+// until the run's timeout, which then fails the object with a
+// *TimeoutError holding the last error. An internal error (500) that
+// comes back unchanged five times in a row, such as an admission webhook
+// that fails the object or a value the server cannot decode, is not tried
+// again: it fails the object with the server's message. Other errors
+// (invalid, forbidden, conflicts with other field managers) fail it on
+// the first answer.
+//
+// A Failed object (its status, or an API error as above) fails the run at
 // once: what depends on it is skipped, each *SkippedError naming the
 // failed object, and, unless Spec.KeepGoing, nothing more is applied. With
 // Spec.Rollback the objects this run created are then deleted, dependents
-// first; the namespace of the release record stays.
+// first, within what is left of Spec.Timeout and at least
+// Spec.ObjectTimeout; the namespace of the release record stays.
+//
+// Only a run that made every object Current (and pruned what it had to)
+// succeeds. Any other returns the report and a *FailedError, and its
+// record says Failed: an object failed, timed out or was skipped, or the
+// caller's context ended, in which case the objects in flight fail with
+// the context's error and what the server last said, nothing is rolled
+// back, and the last writes get up to a minute of their own. Whichever
+// way a run ends, it records how and releases its lease before Apply
+// returns, unless another driver took the lease.
 //
 // # Inventory, idempotence and prune
 //
@@ -74,6 +105,8 @@
 // events, Endpoints, its default ServiceAccount, root CA ConfigMap and
 // token Secrets aside), and a CRD only when all its custom resources are
 // being pruned; otherwise they are kept, and tried again by later runs.
+// Prune has what is left of Spec.Timeout: an object not gone when it runs
+// out fails the run with a *TimeoutError, and what waited for it is kept.
 //
 // # Events
 //
@@ -82,6 +115,23 @@
 // EventSkipped, EventPruned, EventKept and EventDeleted, with the object in
 // Event.Object; the run itself reports the shared events (lease, phases, run
 // finished) and keeps the outcome in the release record.
+//
+// # Permissions
+//
+// Besides patch (server-side apply, dry runs included) on the bundle's
+// objects, the identity needs list and watch on every kind of the bundle,
+// in each of its namespaces or cluster-wide for cluster-scoped kinds; get
+// on the namespaces the bundle uses but does not hold (the release's
+// among them); and in the release's namespace get, list, watch, create
+// and update on configmaps (the release record and the inventory), and
+// create and update on events (unless strategy.WithEvents(false)).
+// DryRun also needs list and watch on namespaces, and writes nothing.
+// Prune and Rollback need delete on what they remove, and list and watch
+// on its kinds; pruning a Namespace needs list on every namespaced
+// resource in it, pruning a CRD list on its custom resources everywhere.
+// Discovery is read from /api and /apis, open to every authenticated user.
+// Creating Roles and bindings takes the permissions they grant, or
+// escalate and bind on roles and clusterroles.
 //
 // # Limits
 //

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,6 +49,7 @@ func (rn *run) loop(ctx context.Context) error {
 		}
 		rn.launch(ctx)
 		if rn.running == 0 && (rn.stopped != "" || rn.settled()) {
+			rn.settle(ctx)
 			return nil
 		}
 		_, err := rn.d.Wait(ctx, strategy.WaitFor{
@@ -58,8 +60,47 @@ func (rn *run) loop(ctx context.Context) error {
 			Sources: []strategy.Source{rn.hub},
 			Recheck: rn.nextDeadline,
 		})
-		if err != nil {
+		if err != nil && (ctx.Err() == nil || rn.cancelled != nil) {
+			rn.stopJobs(err)
 			return err
+		}
+		if err != nil {
+			// The caller gave up: the run ends here, once its jobs have
+			// returned, and its last writes get a context of their own.
+			rn.interrupt(ctx, context.Cause(ctx))
+			ctx = rn.writable(ctx)
+		}
+	}
+}
+
+// interrupt ends a run whose caller gave up: nothing more is applied,
+// what was waiting to be ready fails with cause, and applies in flight
+// stop retrying.
+func (rn *run) interrupt(ctx context.Context, cause error) {
+	rn.cancelled = cause
+	if rn.stopped == "" {
+		rn.stop(ctx, "the run was cancelled: "+cause.Error())
+	}
+	for _, i := range rn.b.g.order {
+		if rn.nodes[i].phase == phaseWaiting {
+			rn.fail(ctx, i, &ObjectError{Ref: rn.b.g.refs[i], Op: "wait", Status: rn.nodes[i].status, Err: cause})
+		}
+	}
+	rn.stopJobs(cause)
+}
+
+// settle fails the objects applied after the run's timeout ran out or its
+// caller gave up, which nobody waited for. Objects left waiting by a run
+// that stopped at another failure are reported as they are.
+func (rn *run) settle(ctx context.Context) {
+	for _, i := range rn.b.g.order {
+		n, ref := rn.nodes[i], rn.b.g.refs[i]
+		switch {
+		case n.phase != phaseWaiting:
+		case rn.timedOut:
+			rn.fail(ctx, i, &TimeoutError{Ref: ref, After: rn.s.spec.Timeout, Status: n.status, Overall: true, Blocking: rn.blocked(i)})
+		case rn.cancelled != nil:
+			rn.fail(ctx, i, &ObjectError{Ref: ref, Op: "wait", Status: n.status, Err: rn.cancelled})
 		}
 	}
 }
@@ -125,10 +166,9 @@ func (rn *run) applied(ctx context.Context, res jobResult) {
 		rn.gvrs[i] = res.gvr
 	}
 	n.action, n.created = res.action, res.created
-	if res.err != nil && rn.jobsCtx.Err() != nil && ctx.Err() == nil {
-		// Cut short by the run's timeout.
-		n.phase = phasePending
-		rn.skip(ctx, i, Ref{}, rn.stopped)
+	if last, cut := lastError(res.err); cut && rn.timedOut {
+		// Still trying when the run's timeout ran out.
+		rn.fail(ctx, i, &TimeoutError{Ref: ref, After: rn.s.spec.Timeout, Overall: true, Blocking: rn.blocked(i), Err: last})
 		return
 	}
 	if res.err != nil {
@@ -287,11 +327,13 @@ func (rn *run) timeUp(ctx context.Context) {
 		rn.failures = append(rn.failures, err)
 		rn.em.object(ctx, EventFailed, err.Ref, n.status.String(), err)
 	}
+	reason := fmt.Sprintf("the run's timeout of %s ran out", rn.s.spec.Timeout)
 	if rn.stopped == "" {
-		rn.stop(ctx, fmt.Sprintf("the run's timeout of %s ran out", rn.s.spec.Timeout))
+		rn.stop(ctx, reason)
 	}
-	// Applies in flight give up their retries.
-	rn.stopJobs()
+	// Applies in flight give up their retries, and fail when they return.
+	rn.timedOut = true
+	rn.stopJobs(errors.New(reason))
 }
 
 // blocked lists the objects that wait for i and have not started.
@@ -344,7 +386,7 @@ func (rn *run) writeIntent(ctx context.Context) error {
 	if !added {
 		return nil
 	}
-	if err := rn.d.Retry(ctx, func(ctx context.Context) error { return rn.store.write(ctx, next) }); err != nil {
+	if err := rn.call(ctx, Ref{}, func(ctx context.Context) error { return rn.store.write(ctx, next) }); err != nil {
 		return err
 	}
 	rn.inv = next
@@ -402,5 +444,5 @@ func (rn *run) writeFinal(ctx context.Context, pruned, rolledBack []*delNode) er
 	if next.equal(cur) {
 		return nil
 	}
-	return rn.d.Retry(ctx, func(ctx context.Context) error { return rn.store.write(ctx, next) })
+	return rn.call(ctx, Ref{}, func(ctx context.Context) error { return rn.store.write(ctx, next) })
 }

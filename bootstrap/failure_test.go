@@ -252,6 +252,29 @@ func TestRejectedBeforeAnyWrite(t *testing.T) {
 			objs:  []*unstructured.Unstructured{{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x", "namespace": "nowhere"}}}},
 			paths: []string{"release.objects[0].metadata.namespace"},
 		},
+		"depends on itself": {
+			objs:  []*unstructured.Unstructured{cm("a", "/namespaces/default/ConfigMap/a")},
+			paths: []string{"release.objects[0].metadata.annotations[config.kubernetes.io/depends-on]"},
+			text:  "names the object itself",
+		},
+		"spec dependency on itself": {
+			objs: []*unstructured.Unstructured{cm("a", "")},
+			spec: bootstrap.Spec{Dependencies: []bootstrap.Dependency{{Object: bootstrap.Ref{Kind: "ConfigMap", Namespace: "default", Name: "a"},
+				DependsOn: bootstrap.Ref{Kind: "ConfigMap", Namespace: "default", Name: "a"}}}},
+			paths: []string{"spec.dependencies[0].dependsOn"},
+			text:  "names the object itself",
+		},
+		"secret data not base64": {
+			objs: []*unstructured.Unstructured{{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+				"metadata": map[string]any{"name": "s", "namespace": "default"}, "data": map[string]any{"ok": "c2VjcmV0", "token": "not base64!"}}}},
+			paths: []string{"release.objects[0].data[token]"},
+			text:  "base64",
+		},
+		"no namespace": {
+			objs:  []*unstructured.Unstructured{{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "x"}}}},
+			paths: []string{"release.objects[0].metadata.namespace"},
+			text:  "Spec.Namespace",
+		},
 		"bad spec": {
 			objs: []*unstructured.Unstructured{cm("a", "")},
 			spec: bootstrap.Spec{Concurrency: -1, Checks: []bootstrap.Check{{}, {Kind: schema.GroupKind{Kind: "ConfigMap"}, ReadyCEL: "object.data.size()"}},
@@ -290,4 +313,33 @@ func TestRejectedBeforeAnyWrite(t *testing.T) {
 	assert.Equal(t, "bundle.yaml", de.Source)
 	assert.Equal(t, 2, de.Document)
 	assert.Equal(t, 9, de.Line)
+}
+
+func TestSpecNamespaceIsForNamespacedKindsOnly(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, fake.WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}))
+	objs, err := bootstrap.Decode("bundle.yaml", strings.NewReader(`
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
+`))
+	require.NoError(t, err)
+	app := types.NamespacedName{Namespace: "apps", Name: "bundle"}
+	s := bootstrap.New(c.Clients(), bootstrap.Spec{Namespace: "apps"}, strategy.WithClock(c.Clock()))
+	ctx := testCtx(t)
+	_, err = s.Apply(ctx, strategy.Release{App: app, Objects: objs})
+	require.NoError(t, err)
+	_, err = c.Clients().Kube.CoreV1().ConfigMaps("apps").Get(ctx, "settings", metav1.GetOptions{})
+	assert.NoError(t, err, "the ConfigMap went to Spec.Namespace")
+	_, err = c.Clients().Kube.CoreV1().ConfigMaps("default").Get(ctx, "settings", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "never to default: %v", err)
+	inv, err := s.Inventory(ctx, app)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []bootstrap.Ref{{Kind: "ConfigMap", Namespace: "apps", Name: "settings"},
+		{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "reader"}}, inv, "the ClusterRole got no namespace")
 }

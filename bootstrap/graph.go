@@ -62,11 +62,14 @@ func buildGraph(objs []*unstructured.Unstructured, explicit []Dependency, v *str
 		}
 		for _, r := range refs {
 			j, ok := g.lookup(r)
-			if !ok {
+			switch {
+			case !ok:
 				v.Add(path, r.DependsOnValue(), "names an object that is not in the bundle")
-				continue
+			case j == i:
+				v.Add(path, r.DependsOnValue(), "names the object itself, which it cannot wait for")
+			default:
+				g.add(i, j, "its "+AnnotationDependsOn+" annotation")
 			}
-			g.add(i, j, "its "+AnnotationDependsOn+" annotation")
 		}
 	}
 	for k, d := range explicit {
@@ -75,7 +78,10 @@ func buildGraph(objs []*unstructured.Unstructured, explicit []Dependency, v *str
 		j, ok2 := g.lookup(d.DependsOn)
 		v.Check(ok1, path+".object", d.Object.String(), "is not in the bundle")
 		v.Check(ok2, path+".dependsOn", d.DependsOn.String(), "is not in the bundle")
-		if ok1 && ok2 {
+		switch {
+		case ok1 && ok2 && i == j:
+			v.Add(path+".dependsOn", d.DependsOn.String(), "names the object itself, which it cannot wait for")
+		case ok1 && ok2:
 			g.add(i, j, "spec.dependencies")
 		}
 	}
@@ -91,7 +97,8 @@ func (g *graph) lookup(r Ref) (int, bool) {
 	return i, ok
 }
 
-// add records that i waits for j.
+// add records that i waits for j. An inferred edge of an object to
+// itself means nothing and is dropped; explicit ones are refused before.
 func (g *graph) add(i, j int, why string) {
 	if i == j || slices.ContainsFunc(g.deps[i], func(e edge) bool { return e.to == j }) {
 		return

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cenkalti/backoff/v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -144,6 +145,11 @@ func (st *inventoryStore) write(ctx context.Context, inv *inventory) error {
 		out, err = cms.Create(ctx, cm, metav1.CreateOptions{})
 	} else {
 		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+	}
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		// Written by someone else since it was read: trying again with
+		// what was read cannot succeed.
+		return backoff.Permanent(fmt.Errorf("writing inventory %s/%s: %w", st.app.Namespace, cm.Name, err))
 	}
 	if err != nil {
 		return fmt.Errorf("writing inventory %s/%s: %w", st.app.Namespace, cm.Name, err)

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -41,12 +42,15 @@ func (s *Strategy) DryRun(ctx context.Context, r strategy.Release) (*Report, err
 	case !errors.Is(err, strategy.ErrNoRecord):
 		return nil, err
 	}
-	namespaces, err := rn.caches.get(cacheKey{gvr: corev1.SchemeGroupVersion.WithResource("namespaces")})
+	var namespaces *objcache.Cache[*unstructured.Unstructured]
+	err = rn.call(ctx, Ref{}, func(context.Context) error {
+		var err error
+		namespaces, err = rn.caches.get(cacheKey{gvr: corev1.SchemeGroupVersion.WithResource("namespaces")})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	w, done := track(nil)
-	defer done()
 	for _, i := range b.g.order {
 		u, ref, info := b.desired[i], b.g.refs[i], b.kinds[i]
 		o := ObjectReport{Ref: ref, Index: i, Action: ActionCreate}
@@ -62,7 +66,7 @@ func (s *Strategy) DryRun(ctx context.Context, r strategy.Release) (*Report, err
 		}
 		live, _ := rn.live(i)
 		var out *unstructured.Unstructured
-		err := rn.retry(ctx, i, w, nil, func(ctx context.Context) error {
+		err := rn.call(ctx, ref, func(ctx context.Context) error {
 			var err error
 			out, err = rn.apply(ctx, info.gvr, u, true)
 			return err
@@ -92,10 +96,7 @@ func (s *Strategy) DryRun(ctx context.Context, r strategy.Release) (*Report, err
 		var nodes []*delNode
 		var lives []*unstructured.Unstructured
 		for _, e := range rn.leaving() {
-			n, live, err := rn.pruneCandidate(ctx, e)
-			if err != nil {
-				return nil, err
-			}
+			n, live := rn.pruneCandidate(ctx, e)
 			nodes, lives = append(nodes, n), append(lives, live)
 		}
 		rn.order(nodes, lives)

@@ -3,9 +3,11 @@ package bootstrap
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -99,10 +101,19 @@ func (s *Strategy) prepare(ctx context.Context, r strategy.Release) (*bundle, er
 	}
 	for i, u := range b.desired {
 		switch {
+		case b.kinds[i].namespaced && u.GetNamespace() == "" && s.spec.Namespace == "":
+			// Where it would go depends on who applies it (kubectl takes the
+			// kubeconfig's namespace): the bundle must say.
+			v.Add(objPath(i)+".metadata.namespace", nil, "must be set: %s is namespaced (or set Spec.Namespace for objects that name none)", u.GetKind())
 		case b.kinds[i].namespaced && u.GetNamespace() == "":
 			u.SetNamespace(s.spec.Namespace)
 		case !b.kinds[i].namespaced:
+			// The apiserver ignores the namespace of a cluster-scoped
+			// object; so does the bundle.
 			u.SetNamespace("")
+		}
+		if builtIn(u.GroupVersionKind()) && u.GroupVersionKind().GroupKind() == secretKind {
+			checkSecretData(u, objPath(i), &v)
 		}
 		ann := u.GetAnnotations()
 		if ann == nil {
@@ -132,6 +143,32 @@ func (s *Strategy) prepare(ctx context.Context, r strategy.Release) (*bundle, er
 		b.rel.Revision = "b-" + hex.EncodeToString(sum.Sum(nil))[:12]
 	}
 	return b, nil
+}
+
+var secretKind = schema.GroupKind{Kind: "Secret"}
+
+// checkSecretData checks that every value of a Secret's data is base64, as
+// the apiserver requires; stringData takes plain text.
+func checkSecretData(u *unstructured.Unstructured, path string, v *strategy.Validator) {
+	data, ok := u.Object["data"].(map[string]any)
+	if !ok {
+		return
+	}
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		str, ok := data[k].(string)
+		if !ok && data[k] != nil {
+			v.Add(path+".data["+k+"]", nil, "must be a base64 string")
+			continue
+		}
+		if _, err := base64.StdEncoding.DecodeString(str); err != nil {
+			v.Add(path+".data["+k+"]", nil, "must be base64 (use stringData for plain text): %v", err)
+		}
+	}
 }
 
 func (s *Strategy) validateSpec(v *strategy.Validator) {

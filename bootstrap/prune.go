@@ -4,61 +4,32 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
-
-type delPhase int
-
-const (
-	delPending  delPhase = iota // waits for what must go first
-	delDeleting                 // a job is deleting it
-	delWaiting                  // deleted, not gone yet
-	delGone
-	delFailed
-	delKept // left in place; the report says why
-)
-
-// delNode is one object to delete, in a prune or a rollback.
-type delNode struct {
-	ref   Ref
-	index int // in the bundle, -1 for an object only in the inventory
-	gvr   schema.GroupVersionResource
-	uid   types.UID
-	// after are the nodes that must be gone before this one goes: those
-	// that depend on it.
-	after    []int
-	phase    delPhase
-	forget   bool // kept, and dropped from the inventory: not the bundle's
-	msg      string
-	err      error
-	deleted  time.Time
-	deadline time.Time
-}
 
 // prune deletes the objects that left the bundle and that the bundle may
 // delete, dependents first; the others are kept, with the reason.
 func (rn *run) prune(ctx context.Context, rep *Report) ([]*delNode, error) {
+	// Prune has what is left of the run's timeout.
+	lim := limit{until: rn.deadline, after: rn.s.spec.Timeout, overall: true}
 	var nodes []*delNode
 	var lives []*unstructured.Unstructured
+	lctx, stop := rn.until(ctx, lim.until)
 	for _, e := range rn.leaving() {
-		n, live, err := rn.pruneCandidate(ctx, e)
-		if err != nil {
-			return nil, err
-		}
+		n, live := rn.pruneCandidate(lctx, e)
 		nodes = append(nodes, n)
 		lives = append(lives, live)
 	}
+	stop()
 	rn.order(nodes, lives)
-	if err := rn.deleteAll(ctx, nodes, EventPruned); err != nil {
+	if err := rn.deleteAll(ctx, nodes, EventPruned, lim); err != nil {
 		return nil, err
 	}
 	for _, n := range nodes {
@@ -67,32 +38,43 @@ func (rn *run) prune(ctx context.Context, rep *Report) ([]*delNode, error) {
 	return nodes, nil
 }
 
-// pruneCandidate decides whether an object that left the bundle may go.
-func (rn *run) pruneCandidate(ctx context.Context, e invEntry) (*delNode, *unstructured.Unstructured, error) {
+// pruneCandidate decides whether an object that left the bundle may go,
+// and returns its live object when it may. An object it cannot look at
+// fails, and is not deleted.
+func (rn *run) pruneCandidate(ctx context.Context, e invEntry) (*delNode, *unstructured.Unstructured) {
 	n := &delNode{ref: e.ref(), index: -1, uid: e.UID}
-	keep := func(forget bool, msg string) (*delNode, *unstructured.Unstructured, error) {
+	keep := func(forget bool, msg string) (*delNode, *unstructured.Unstructured) {
 		n.phase, n.forget, n.msg = delKept, forget, msg
 		rn.em.object(ctx, EventKept, n.ref, "left the bundle; kept: "+msg, nil)
-		return n, nil, nil
+		return n, nil
+	}
+	failed := func(err error) (*delNode, *unstructured.Unstructured) {
+		n.phase, n.err = delFailed, &ObjectError{Ref: n.ref, Op: "delete", Err: err}
+		rn.em.object(ctx, EventFailed, n.ref, "cannot tell whether it may be pruned", n.err)
+		return n, nil
 	}
 	m, err := rn.s.clients.Mapper.RESTMapping(e.gvk().GroupKind(), e.Version)
 	if meta.IsNoMatchError(err) {
 		n.phase, n.msg = delGone, "already gone (its kind is no longer served)"
-		return n, nil, nil
+		return n, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("finding the resource of %s: %w", n.ref, err)
+		return failed(fmt.Errorf("finding its resource: %w", err))
 	}
 	n.gvr = m.Resource
-	c, err := rn.caches.get(cacheKey{gvr: n.gvr, namespace: e.Namespace})
+	var c *objcache.Cache[*unstructured.Unstructured]
+	err = rn.call(ctx, n.ref, func(context.Context) error {
+		c, err = rn.caches.get(cacheKey{gvr: n.gvr, namespace: e.Namespace})
+		return err
+	})
 	if err != nil {
-		return nil, nil, err
+		return failed(err)
 	}
 	live, ok := c.Get(e.Namespace, e.Name)
 	switch {
 	case !ok:
 		n.phase, n.msg = delGone, "already gone"
-		return n, nil, nil
+		return n, nil
 	case !e.Created:
 		return keep(true, "the bundle did not create it")
 	case live.GetAnnotations()[AnnotationBundle] != rn.b.id:
@@ -102,7 +84,7 @@ func (rn *run) pruneCandidate(ctx context.Context, e invEntry) (*delNode, *unstr
 	case live.GetDeletionTimestamp() != nil:
 		n.phase, n.deleted = delWaiting, rn.s.cfg.Clock.Now()
 		n.deadline = n.deleted.Add(rn.s.spec.ObjectTimeout)
-		return n, live, nil
+		return n, live
 	}
 	var foreign []Ref
 	switch n.ref.GroupKind() {
@@ -118,7 +100,7 @@ func (rn *run) pruneCandidate(ctx context.Context, e invEntry) (*delNode, *unstr
 		// Still the bundle's: a later run deletes it once they are gone.
 		return keep(false, "it holds objects outside the inventory: "+joinRefs(foreign, 5))
 	}
-	return n, live, nil
+	return n, live
 }
 
 // foreignResources lists the custom resources of a CRD, which would go
@@ -168,186 +150,6 @@ func (rn *run) order(nodes []*delNode, lives []*unstructured.Unstructured) {
 			nodes[k].after = append(nodes[k].after, at[d])
 		}
 	}
-}
-
-// rollback deletes what this run created, dependents first. The namespace
-// of the release record stays: the record and the inventory are in it.
-func (rn *run) rollback(ctx context.Context, rep *Report) ([]*delNode, error) {
-	var nodes []*delNode
-	at := map[int]int{} // bundle index -> node
-	for _, i := range rn.b.g.order {
-		n := rn.nodes[i]
-		if !n.created || n.applied.IsZero() {
-			continue
-		}
-		ref := rn.b.g.refs[i]
-		dn := &delNode{ref: ref, index: i, gvr: rn.kindOf(i), uid: n.uid}
-		if ref == (Ref{Kind: "Namespace", Name: rn.b.rel.App.Namespace}) {
-			dn.phase, dn.msg = delKept, "it holds the release record and the inventory"
-		}
-		at[i] = len(nodes)
-		nodes = append(nodes, dn)
-	}
-	for i, k := range at {
-		for _, d := range rn.b.g.dependents[i] {
-			if kd, ok := at[d]; ok {
-				nodes[k].after = append(nodes[k].after, kd)
-			}
-		}
-	}
-	if err := rn.deleteAll(ctx, nodes, EventDeleted); err != nil {
-		return nil, err
-	}
-	for _, dn := range nodes {
-		r := dn.report(ActionDelete)
-		r.Index = dn.index
-		rep.Objects = append(rep.Objects, r)
-	}
-	return nodes, nil
-}
-
-func (n *delNode) report(a Action) ObjectReport {
-	r := ObjectReport{Ref: n.ref, Index: n.index, Action: a, Ready: n.phase == delGone, Message: n.msg, Err: n.err, Applied: n.deleted}
-	if n.phase == delKept {
-		r.Action = ActionKeep
-	}
-	return r
-}
-
-type delResult struct {
-	k   int
-	err error
-}
-
-// deleteAll deletes nodes, each once the nodes in its after are gone, and
-// waits until each is gone from its watch. A node whose dependents could
-// not be deleted is kept.
-func (rn *run) deleteAll(ctx context.Context, nodes []*delNode, done strategy.EventType) error {
-	results := make(chan delResult, len(nodes))
-	running := 0
-	for {
-		rn.hub.take()
-		for drained := false; !drained; {
-			select {
-			case r := <-results:
-				running--
-				n := nodes[r.k]
-				switch {
-				case r.err != nil:
-					n.phase, n.err = delFailed, &ObjectError{Ref: n.ref, Op: "delete", Err: r.err}
-					rn.em.object(ctx, EventFailed, n.ref, "delete failed", n.err)
-				default:
-					n.phase, n.deleted = delWaiting, rn.s.cfg.Clock.Now()
-					n.deadline = n.deleted.Add(rn.s.spec.ObjectTimeout)
-				}
-			default:
-				drained = true
-			}
-		}
-		now := rn.s.cfg.Clock.Now()
-		settled := true
-		for k, n := range nodes {
-			switch n.phase {
-			case delWaiting:
-				if rn.gone(n) {
-					n.phase = delGone
-					rn.em.object(ctx, done, n.ref, "deleted", nil)
-				} else if !now.Before(n.deadline) {
-					n.phase = delFailed
-					n.err = &TimeoutError{Ref: n.ref, After: rn.s.spec.ObjectTimeout, Status: ObjectStatus{Status: StatusTerminating, Message: "still there after its deletion"}}
-					rn.em.object(ctx, EventFailed, n.ref, "not gone in time", n.err)
-				}
-			case delPending:
-				blocked, ready := "", true
-				for _, a := range n.after {
-					switch nodes[a].phase {
-					case delGone:
-					case delFailed, delKept:
-						blocked = nodes[a].ref.String()
-					default:
-						ready = false
-					}
-				}
-				if blocked != "" {
-					n.phase, n.msg = delKept, "kept because "+blocked+", which depends on it, was not deleted"
-					rn.em.object(ctx, EventKept, n.ref, n.msg, nil)
-					continue
-				}
-				if ready && running < rn.s.spec.Concurrency {
-					n.phase = delDeleting
-					running++
-					w, doneFn := track(rn.s.cfg.Clock)
-					go func() {
-						defer doneFn()
-						results <- delResult{k: k, err: rn.deleteJob(ctx, n, w)}
-						rn.hub.notify()
-					}()
-				}
-			}
-			if n.phase < delGone {
-				settled = false
-			}
-		}
-		if settled && running == 0 {
-			return nil
-		}
-		next := time.Time{}
-		for _, n := range nodes {
-			if n.phase == delWaiting && (next.IsZero() || n.deadline.Before(next)) {
-				next = n.deadline
-			}
-		}
-		_, err := rn.d.Wait(ctx, strategy.WaitFor{
-			Cond: func() (bool, error) {
-				return rn.hub.peek() || (!next.IsZero() && !rn.s.cfg.Clock.Now().Before(next)), nil
-			},
-			Sources: []strategy.Source{rn.hub},
-			Recheck: func() time.Time { return next },
-		})
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// deleteJob deletes one object in the background (its dependents go with
-// it through the garbage collector), only if it is still the object the
-// bundle recorded.
-func (rn *run) deleteJob(ctx context.Context, n *delNode, w waiter) error {
-	if _, err := rn.caches.get(cacheKey{gvr: n.gvr, namespace: n.ref.Namespace}); err != nil {
-		return err
-	}
-	bg := metav1.DeletePropagationBackground
-	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
-	if n.uid != "" {
-		opts.Preconditions = &metav1.Preconditions{UID: &n.uid}
-	}
-	return rn.retry(ctx, n.index, w, nil, func(ctx context.Context) error {
-		res := rn.s.clients.Dynamic.Resource(n.gvr)
-		var err error
-		if n.ref.Namespace != "" {
-			err = res.Namespace(n.ref.Namespace).Delete(ctx, n.ref.Name, opts)
-		} else {
-			err = res.Delete(ctx, n.ref.Name, opts)
-		}
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-			// Gone, or replaced by another object of the same name,
-			// which the watch shows as gone too.
-			return nil
-		}
-		return err
-	})
-}
-
-// gone reports whether n's object has left its watch cache, or been
-// replaced by another of the same name.
-func (rn *run) gone(n *delNode) bool {
-	c, ok := rn.caches.peek(cacheKey{gvr: n.gvr, namespace: n.ref.Namespace})
-	if !ok {
-		return false
-	}
-	live, ok := c.Get(n.ref.Namespace, n.ref.Name)
-	return !ok || (n.uid != "" && live.GetUID() != n.uid)
 }
 
 // foreignObjects lists objects in namespace ns that would go with it but

@@ -119,7 +119,10 @@ type ObjectError struct {
 }
 
 func (e *ObjectError) Error() string {
-	if e.Err != nil {
+	switch {
+	case e.Err != nil && e.Status.Status != "":
+		return fmt.Sprintf("%s %s: %v; last status %s", verbing(e.Op), e.Ref, e.Err, e.Status)
+	case e.Err != nil:
 		return fmt.Sprintf("%s %s: %v", verbing(e.Op), e.Ref, e.Err)
 	}
 	return fmt.Sprintf("%s failed: %s", e.Ref, e.Status)
@@ -149,6 +152,9 @@ type TimeoutError struct {
 	Overall bool
 	// Blocking are the objects that were waiting for this one.
 	Blocking []Ref
+	// Err is the last error the server returned for the object, when its
+	// apply or delete was being retried as time ran out.
+	Err error
 }
 
 func (e *TimeoutError) Error() string {
@@ -156,7 +162,13 @@ func (e *TimeoutError) Error() string {
 	if e.Overall {
 		what = "the run's timeout"
 	}
-	s := fmt.Sprintf("%s not ready after %s (%s); last status %s", e.Ref, e.After, what, e.Status)
+	s := fmt.Sprintf("%s not ready after %s (%s)", e.Ref, e.After, what)
+	if e.Status.Status != "" {
+		s += "; last status " + e.Status.String()
+	}
+	if e.Err != nil {
+		s += "; last error: " + e.Err.Error()
+	}
 	if len(e.Blocking) > 0 {
 		s += "; waiting for it: " + joinRefs(e.Blocking, 5)
 	}
@@ -165,6 +177,9 @@ func (e *TimeoutError) Error() string {
 
 // Is reports whether target is strategy.ErrProgressDeadline.
 func (e *TimeoutError) Is(target error) bool { return target == strategy.ErrProgressDeadline }
+
+// Unwrap returns the last error of the server, if any.
+func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // SkippedError is an object that was never applied.
 type SkippedError struct {

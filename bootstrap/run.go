@@ -24,8 +24,9 @@ import (
 //
 // Apply returns a *strategy.ValidationError, having written nothing, for a
 // bad release or spec, a cycle, or a kind no resource serves. A run that
-// ends with an object failed, timed out or skipped returns the report and
-// a *FailedError; the report's Result is then Failed.
+// ends with an object failed, timed out or skipped, or whose ctx ended,
+// returns the report and a *FailedError; the report's Result and the
+// release record then say Failed, and the lease is released.
 func (s *Strategy) Apply(ctx context.Context, r strategy.Release) (*Report, error) {
 	b, err := s.prepare(ctx, r)
 	if err != nil {
@@ -34,6 +35,7 @@ func (s *Strategy) Apply(ctx context.Context, r strategy.Release) (*Report, erro
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rn := newRun(s, b, wctx)
+	defer rn.release()
 	if err := rn.load(ctx); err != nil {
 		return nil, err
 	}
@@ -72,12 +74,17 @@ type run struct {
 	results  chan jobResult
 	running  int
 	jobsCtx  context.Context
-	stopJobs context.CancelFunc
+	stopJobs context.CancelCauseFunc
 	// gvrs holds the resources found by jobs for kinds not served at the
 	// start; only the run's goroutine writes it.
 	gvrs        map[int]schema.GroupVersionResource
 	resetMapper bool
 	stopped     string // why the run stopped early, "" while it goes on
+	timedOut    bool   // the run's timeout ran out
+	cancelled   error  // why the caller's context ended, once it has
+	restarted   bool   // the record holds this run's revision
+	final       context.Context
+	stopFinal   func()
 	failures    []error
 	skipped     []*SkippedError
 	start       time.Time
@@ -126,7 +133,7 @@ func newRun(s *Strategy, b *bundle, ctx context.Context) *run {
 		results: make(chan jobResult, len(b.desired)+1),
 		gvrs:    map[int]schema.GroupVersionResource{},
 	}
-	rn.jobsCtx, rn.stopJobs = context.WithCancel(ctx)
+	rn.jobsCtx, rn.stopJobs = context.WithCancelCause(ctx)
 	for p, i := range b.g.order {
 		rn.pos[i] = p
 	}
@@ -137,9 +144,14 @@ func newRun(s *Strategy, b *bundle, ctx context.Context) *run {
 }
 
 // load reads the inventory and starts the watches of every kind served
-// already, a few at a time.
+// already, a few at a time, retrying transient errors.
 func (rn *run) load(ctx context.Context) error {
-	inv, err := rn.store.read(ctx)
+	var inv *inventory
+	err := rn.call(ctx, Ref{}, func(ctx context.Context) error {
+		var err error
+		inv, err = rn.store.read(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -156,8 +168,12 @@ func (rn *run) load(ctx context.Context) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			_, err := rn.caches.get(k)
-			errs <- err
+			w, done := track(rn.s.cfg.Clock)
+			defer done()
+			errs <- rn.retry(ctx, Ref{}, w, nil, func(context.Context) error {
+				_, err := rn.caches.get(k)
+				return err
+			})
 		}()
 	}
 	var all []error
@@ -225,11 +241,8 @@ func (rn *run) unchanged(ctx context.Context) (*Report, bool, error) {
 		msg := "prune is off"
 		if rn.s.spec.Prune {
 			rn.em.silent = true
-			n, _, err := rn.pruneCandidate(ctx, e)
+			n, _ := rn.pruneCandidate(ctx, e)
 			rn.em.silent = false
-			if err != nil {
-				return nil, false, err
-			}
 			if n.phase != delKept || n.forget {
 				return nil, false, nil
 			}
@@ -278,7 +291,7 @@ func (rn *run) prepareRecordNamespace(ctx context.Context) error {
 	if live, ok := rn.live(i); ok && live.GetDeletionTimestamp() == nil {
 		return nil
 	}
-	w, done := track(nil)
+	w, done := track(rn.s.cfg.Clock)
 	defer done()
 	res := rn.applyJob(ctx, i, rn.kindOf(i), w)
 	if res.err != nil {
@@ -290,6 +303,8 @@ func (rn *run) prepareRecordNamespace(ctx context.Context) error {
 
 // drive runs the bundle with the driver held: record the start, write the
 // inventory's intent, apply and wait, prune or roll back, record the end.
+// Every way out records how the run ended and releases the lease, unless
+// the lease was lost.
 func (rn *run) drive(ctx context.Context) (*Report, error) {
 	d := rn.d
 	rn.start = d.Now()
@@ -301,31 +316,28 @@ func (rn *run) drive(ctx context.Context) (*Report, error) {
 		return r.Restart(strategy.Revision{Revision: rn.b.rel.Revision, Started: rn.start}, "apply", nil, rn.s.cfg.HistoryLimit)
 	})
 	if err != nil {
-		return nil, err
+		return nil, rn.abort(ctx, err)
 	}
+	rn.restarted = true
 	rn.fromJobs = d.Emitter(0, "apply")
 	d.Emit(ctx, strategy.Event{Type: strategy.EventRunStarted, Message: fmt.Sprintf("applying %d objects", len(rn.nodes))})
 	if err := rn.writeIntent(ctx); err != nil {
-		return nil, err
+		return nil, rn.abort(ctx, err)
 	}
 	if err := rn.loop(ctx); err != nil {
-		rn.stopJobs()
-		return nil, err
+		return nil, rn.abort(ctx, err)
 	}
 	rep := rn.report()
 	var pruned, rolledBack []*delNode
 	switch {
 	case len(rn.failures) == 0 && rn.s.spec.Prune:
-		var perr error
-		pruned, perr = rn.prune(ctx, rep)
-		if perr != nil {
-			return nil, perr
+		if pruned, err = rn.prune(ctx, rep); err != nil {
+			return nil, rn.abort(ctx, err)
 		}
-	case len(rn.failures) > 0 && rn.s.spec.Rollback:
-		var rerr error
-		rolledBack, rerr = rn.rollback(ctx, rep)
-		if rerr != nil {
-			return nil, rerr
+	case len(rn.failures) > 0 && rn.s.spec.Rollback && rn.cancelled == nil:
+		// A run its caller gave up on stops: no rollback.
+		if rolledBack, err = rn.rollback(ctx, rep); err != nil {
+			return nil, rn.abort(ctx, err)
 		}
 	}
 	for _, n := range append(append([]*delNode(nil), pruned...), rolledBack...) {
@@ -339,14 +351,73 @@ func (rn *run) drive(ctx context.Context) (*Report, error) {
 			rn.em.object(ctx, EventKept, e.ref(), "left the bundle; prune is off", nil)
 		}
 	}
+	ctx = rn.writable(ctx)
 	if err := rn.writeFinal(ctx, pruned, rolledBack); err != nil {
-		return nil, err
+		return nil, rn.abort(ctx, err)
 	}
 	return rn.finish(ctx, rep, rolledBack)
 }
 
-// finish records how the run ended.
+// finalBudget bounds, on the run's clock, the writes that record the end
+// of a run whose caller's context has ended.
+const finalBudget = time.Minute
+
+// writable returns ctx while it lasts and, once it has ended, a context
+// for the run's last writes (the inventory and the record), which ends
+// finalBudget later.
+func (rn *run) writable(ctx context.Context) context.Context {
+	if ctx.Err() == nil {
+		return ctx
+	}
+	if rn.final == nil {
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		t := rn.s.cfg.Clock.AfterFunc(finalBudget, cancel)
+		rn.final, rn.stopFinal = fctx, func() { t.Stop(); cancel() }
+	}
+	return rn.final
+}
+
+// release stops what the run started for its last writes.
+func (rn *run) release() {
+	if rn.stopFinal != nil {
+		rn.stopFinal()
+	}
+}
+
+// abort ends a run that cannot go on because of err: the record says it
+// failed, with err, and the lease is released. A run that lost its lease
+// writes nothing.
+func (rn *run) abort(ctx context.Context, err error) error {
+	rn.stopJobs(err)
+	if errors.Is(err, strategy.ErrLeaseLost) {
+		return err
+	}
+	ctx = rn.writable(ctx)
+	var ferr error
+	if rn.restarted {
+		_, ferr = rn.d.Finish(ctx, strategy.PhaseFailed, "", "bootstrap stopped: "+err.Error(), strategy.Revision{})
+	} else {
+		// The record still holds the last run's outcome: keep it.
+		_, ferr = rn.d.Recorded(ctx)
+	}
+	if ferr != nil {
+		return errors.Join(err, fmt.Errorf("recording the end of the run: %w", ferr))
+	}
+	return err
+}
+
+// finish records how the run ended. Only a run that made every object of
+// the bundle Current, and pruned or kept what left it without a failure,
+// succeeds.
 func (rn *run) finish(ctx context.Context, rep *Report, rolledBack []*delNode) (*Report, error) {
+	unexplained := len(rn.failures) == 0 && len(rn.skipped) == 0
+	for _, i := range rn.b.g.order {
+		if n := rn.nodes[i]; n.phase != phaseReady && unexplained {
+			// Never expected: a run that stopped says why.
+			rn.failures = append(rn.failures, &ObjectError{Ref: rn.b.g.refs[i], Op: "wait", Status: n.status,
+				Err: errors.New("not ready when the run ended")})
+		}
+	}
 	var runErr error
 	phase, reason := strategy.PhaseSucceeded, strategy.Reason("")
 	msg := fmt.Sprintf("%d objects current: %d created, %d configured, %d unchanged", len(rn.nodes),
@@ -354,7 +425,7 @@ func (rn *run) finish(ctx context.Context, rep *Report, rolledBack []*delNode) (
 	if n := rep.Count(ActionPrune); n > 0 {
 		msg += fmt.Sprintf("; %d pruned", n)
 	}
-	if len(rn.failures) > 0 {
+	if len(rn.failures) > 0 || len(rn.skipped) > 0 {
 		fe := &FailedError{Failed: rn.failures, Skipped: rn.skipped}
 		for _, n := range rolledBack {
 			if n.phase == delGone {
@@ -368,7 +439,7 @@ func (rn *run) finish(ctx context.Context, rep *Report, rolledBack []*delNode) (
 	}
 	res, err := rn.d.Finish(ctx, phase, reason, msg, strategy.Revision{})
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(runErr, err)
 	}
 	rep.Result = res
 	return rep, runErr

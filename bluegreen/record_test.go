@@ -3,6 +3,7 @@ package bluegreen_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -211,3 +212,17 @@ func TestTransientErrorsOnPreflightReadsAreRetried(t *testing.T) {
 	assert.Contains(t, err.Error(), "Service web")
 }
 
+
+// TestForbiddenWatchFailsTheReleaseAtOnce: without the "watch" permission
+// on pods a release used to wait its whole progress deadline and then
+// blame availability; it now stops with the watch's error.
+func TestForbiddenWatchFailsTheReleaseAtOnce(t *testing.T) {
+	c := newCluster(t)
+	c.FailRequests("watch", "pods", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no watch")), 0)
+	start := c.Clock().Now()
+	_, err := newStrategy(c, baseSpec(), "driver-a").Run(testCtx(t), release("v1"))
+	var we *strategy.WatchError
+	require.ErrorAs(t, err, &we)
+	assert.True(t, apierrors.IsForbidden(err), "the error is the watch's: %v", err)
+	assert.Less(t, c.Clock().Now().Sub(start), 30*time.Second, "well within the progress deadline")
+}

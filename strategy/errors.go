@@ -180,3 +180,15 @@ func (e *PhaseError) Error() string {
 
 // Is reports whether target is ErrNotApplicable.
 func (e *PhaseError) Is(target error) bool { return target == ErrNotApplicable }
+
+// WatchError is a watch a release waits on that failed in a way retrying
+// does not mend, such as a missing "watch" permission: the release stops
+// at once instead of waiting out its deadline.
+type WatchError struct {
+	Err error
+}
+
+func (e *WatchError) Error() string { return "watching the cluster: " + e.Err.Error() }
+
+// Unwrap returns the watch's error.
+func (e *WatchError) Unwrap() error { return e.Err }

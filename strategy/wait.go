@@ -80,6 +80,9 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 		if err := d.keeper.lostErr(); err != nil {
 			return 0, err
 		}
+		if err := watchFailed(sources); err != nil {
+			return 0, err
+		}
 		if w.Requests != nil {
 			for _, q := range d.Record().Requests {
 				if w.Requests(q) {
@@ -147,6 +150,22 @@ func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, sources [
 	d.busy()
 	if chosen == 0 {
 		return ctx.Err()
+	}
+	return nil
+}
+
+// watchFailed returns the error of a source whose watch failed for good
+// (a 403 for a missing "watch" permission, a 404 for a resource the server
+// does not serve): waiting on it would wait for ever.
+func watchFailed(sources []Source) error {
+	for _, s := range sources {
+		f, ok := s.(interface{ Err() error })
+		if !ok {
+			continue
+		}
+		if err := f.Err(); err != nil && !Transient(err) {
+			return &WatchError{Err: err}
+		}
 	}
 	return nil
 }

@@ -185,6 +185,7 @@ func (c *Cache[T]) run(ctx context.Context) {
 		}
 		c.mu.Lock()
 		c.err = err
+		c.notifyLocked() // waiters look at Err
 		c.mu.Unlock()
 		t := c.clock.NewTimer(delay)
 		select {

@@ -22,9 +22,26 @@ type Clients struct {
 	Mapper meta.ResettableRESTMapper
 }
 
+// Client-side rate limits NewClients uses when the config sets none
+// (client-go's own default, 5 requests/s with bursts of 10, would pace a
+// release at 200 ms a request). Argo Rollouts uses the same.
+const (
+	DefaultQPS   = 40
+	DefaultBurst = 80
+)
+
 // NewClients builds Clients for a real cluster from a *rest.Config, with a
-// deferred, discovery-backed REST mapper.
+// deferred, discovery-backed REST mapper. A config with no rate limit
+// (QPS and Burst zero, and no RateLimiter) gets DefaultQPS and
+// DefaultBurst; set them on cfg to choose others.
 func NewClients(cfg *rest.Config) (Clients, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS = DefaultQPS
+	}
+	if cfg.Burst == 0 && cfg.RateLimiter == nil {
+		cfg.Burst = DefaultBurst
+	}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return Clients{}, err

@@ -171,3 +171,26 @@ func sampleHeap(peak *atomic.Uint64) (stop func()) {
 	}()
 	return func() { close(done); wg.Wait() }
 }
+
+// BenchmarkHourLongPause measures a canary that pauses for an hour of fake
+// time with the default options: what simulated time costs while nothing
+// happens (lease renewals among it).
+func BenchmarkHourLongPause(b *testing.B) {
+	t := &testing.T{}
+	var total int
+	for range b.N {
+		b.StopTimer()
+		e := newBenchEnv(b, t)
+		spec := e.spec(canary.SetWeight{Percent: 10}, canary.Pause{Duration: time.Hour}, canary.SetWeight{Percent: 100})
+		e.install(spec)
+		e.c.ResetRequests()
+		b.StartTimer()
+		if _, err := e.strategy(spec, "bench").Run(context.Background(), release("v2")); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		total += e.c.Requests().Total()
+		e.c.Stop()
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "requests/release")
+}

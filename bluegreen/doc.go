@@ -30,8 +30,14 @@
 //     hold the new pods.
 //   - Abort (Control.Abort, a failed check, or a missed progress deadline)
 //     points the active Service back at the old slot at once, records phase
-//     Aborted, and scales the candidate down after AbortScaleDownDelay.
+//     Aborted, and scales the candidate down after AbortScaleDownDelay. It
+//     is heard at every step, during checks (whose context it cancels) and
+//     during the scale-down delay after the switch, while the old slot
+//     still runs. Once the old slot is being scaled down, and on a first
+//     release that already serves, Abort is refused with an error.
 //     Control.Retry then Run releases the same revision again.
+//   - Undo to the previous revision after the switch is an abort back to
+//     it; the Run of the new revision then returns ErrSuperseded.
 //   - Undo to the revision the idle slot still runs (RollbackWindow 1, the
 //     default) is a switch back with no checks and no pod started; any other
 //     Undo is a normal release of the revision's recorded workload.
@@ -48,6 +54,9 @@
 //     slot's existing pods; pods the ReplicaSet creates later do not get it.
 //
 // A release that is stopped at any point (the process dies) is continued by
-// the next Run once its lease has lapsed, from the step the record holds;
-// every step can be repeated.
+// the next Run from the step the record holds (at once under the same
+// identity, once its lease has lapsed under another); every step can be
+// repeated. The steps, by the names the record and events use: deploy,
+// preview-available, pre-promotion, promotion, full-available, switch,
+// verify-endpoints, post-promotion, scale-down.
 package bluegreen

@@ -47,9 +47,16 @@
 // back to stable and the new revision restarts the steps on the canary
 // slot; the stable slot is not touched.
 //
+// Requests are heard at every moment: during analysis (whose context an
+// Abort cancels), background analysis, pauses and the scale-down delay
+// after promotion, when Abort still sends traffic back to the old stable
+// slot; once that slot is being scaled down, Abort is refused.
+//
 // The first release of an app has nothing to compare with and goes straight
-// to full size. Every step is recorded in the app's release record, so a
-// Run stopped after any write is continued by the next one.
+// to full size. Every step is recorded in the app's release record by name
+// ("deploy", "<i>-<kind>" for the spec's step i such as "0-SetWeight",
+// "promote", "scale-down"), so a Run stopped after any write is continued
+// by the next one; events carry the step's kind and the traffic split.
 //
 // Bad input (weights outside 0..100 or going down unmarked, no steps,
 // negative pauses, header or mirror steps the router cannot do or that

@@ -38,27 +38,17 @@ type state struct {
 // slots and only the app's own Deployment: an edited record must not send
 // writes to another object.
 func checkState(app types.NamespacedName) func(*strategy.Record) error {
-	return func(r *strategy.Record) error {
-		if r.Strategy != "bluegreen" || len(r.State) == 0 {
-			return nil
-		}
-		var st state
-		bad := func(why string) error {
-			return &strategy.RecordError{App: app, Name: strategy.RecordName(app.Name), Reason: why, Err: strategy.ErrCorruptRecord}
-		}
-		if err := r.DecodeState(&st); err != nil {
-			return bad(err.Error())
-		}
+	return strategy.StateCheck("bluegreen", app, func(st *state) error {
 		switch {
 		case st.Candidate != Blue && st.Candidate != Green:
-			return bad(fmt.Sprintf("candidate slot %q", st.Candidate))
+			return fmt.Errorf("candidate slot %q", st.Candidate)
 		case st.Previous != "" && st.Previous != other(st.Candidate):
-			return bad(fmt.Sprintf("previous slot %q", st.Previous))
+			return fmt.Errorf("previous slot %q", st.Previous)
 		case st.Adopted != "" && st.Adopted != app.Name:
-			return bad(fmt.Sprintf("adopted Deployment %q is not the app's", st.Adopted))
+			return fmt.Errorf("adopted Deployment %q is not the app's", st.Adopted)
 		}
 		return nil
-	}
+	})
 }
 
 func (rn *run) state() state {

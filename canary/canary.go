@@ -186,30 +186,20 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 // checkState returns a check for Begin that the recorded state names real
 // slots, so that an edited record cannot send writes elsewhere.
 func checkState(app types.NamespacedName) func(*strategy.Record) error {
-	return func(r *strategy.Record) error {
-		if r.Strategy != "canary" || len(r.State) == 0 {
-			return nil
-		}
-		var st state
-		bad := func(why string) error {
-			return &strategy.RecordError{App: app, Name: strategy.RecordName(app.Name), Reason: why, Err: strategy.ErrCorruptRecord}
-		}
-		if err := r.DecodeState(&st); err != nil {
-			return bad(err.Error())
-		}
-		slot := func(s string) bool { return s == Blue || s == Green }
+	slot := func(s string) bool { return s == Blue || s == Green }
+	return strategy.StateCheck("canary", app, func(st *state) error {
 		switch {
 		case !slot(st.Canary):
-			return bad(fmt.Sprintf("canary slot %q", st.Canary))
+			return fmt.Errorf("canary slot %q", st.Canary)
 		case st.Stable != "" && st.Stable != slots.Other(st.Canary):
-			return bad(fmt.Sprintf("stable slot %q", st.Stable))
+			return fmt.Errorf("stable slot %q", st.Stable)
 		case st.Serving != "" && !slot(st.Serving):
-			return bad(fmt.Sprintf("serving slot %q", st.Serving))
+			return fmt.Errorf("serving slot %q", st.Serving)
 		case st.Weight < 0 || st.Weight > 100:
-			return bad(fmt.Sprintf("weight %d", st.Weight))
+			return fmt.Errorf("weight %d", st.Weight)
 		}
 		return nil
-	}
+	})
 }
 
 // Undo releases revision again from the history, skipping the steps: the

@@ -106,17 +106,12 @@ func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) er
 // waitUnlocked is WaitUnlocked; it returns the lease it saw lapse
 // unchanged while its timestamps still say it is live, for Begin to take.
 func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*Lease, error) {
-	idle, busy, done := Track(c.cfg.Clock)
-	defer done()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
-	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
-	retry := c.store.retry
-	retry.Idle = func() func() { idle(); return busy }
-	if err := retry.Do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
-		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
+	w, err := c.watchRecord(ctx, app)
+	if err != nil {
+		return nil, err
 	}
+	defer w.close()
+	records, idle, busy := w.records, w.idle, w.busy
 	var seen Lease
 	var seenAt time.Time
 	for {
@@ -173,17 +168,12 @@ func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*
 // It returns ctx's error when ctx ends first, and ErrCorruptRecord when
 // the record cannot be read. A missing record is waited for.
 func (c *Control) Await(ctx context.Context, app types.NamespacedName, cond func(*Status) bool) (*Status, error) {
-	idle, busy, done := Track(c.cfg.Clock)
-	defer done()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
-	records := objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
-	retry := c.store.retry
-	retry.Idle = func() func() { idle(); return busy }
-	if err := retry.Do(ctx, func(context.Context) error { return records.Start(wctx) }); err != nil {
-		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
+	w, err := c.watchRecord(ctx, app)
+	if err != nil {
+		return nil, err
 	}
+	defer w.close()
+	records, idle, busy := w.records, w.idle, w.busy
 	for {
 		changed := records.Changed()
 		if cm, ok := records.Get(app.Namespace, RecordName(app.Name)); ok {
@@ -207,6 +197,35 @@ func (c *Control) Await(ctx context.Context, app types.NamespacedName, cond func
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// recordWatch is a watch of one app's release record for a Control that
+// waits, counted as a participant of an auto-advancing fake clock.
+type recordWatch struct {
+	records          *objcache.Cache[*corev1.ConfigMap]
+	idle, busy, done func()
+	cancel           context.CancelFunc
+}
+
+func (c *Control) watchRecord(ctx context.Context, app types.NamespacedName) (*recordWatch, error) {
+	w := &recordWatch{}
+	w.idle, w.busy, w.done = Track(c.cfg.Clock)
+	var wctx context.Context
+	wctx, w.cancel = context.WithCancel(ctx)
+	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
+	w.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
+	retry := c.store.retry
+	retry.Idle = func() func() { w.idle(); return w.busy }
+	if err := retry.Do(ctx, func(context.Context) error { return w.records.Start(wctx) }); err != nil {
+		w.close()
+		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
+	}
+	return w, nil
+}
+
+func (w *recordWatch) close() {
+	w.cancel()
+	w.done()
 }
 
 // Status returns the release's recorded state.

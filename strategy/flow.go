@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // StepAborting is the step of a release that was aborted: traffic is back
@@ -231,6 +233,26 @@ func StepCheck(strategy, revision string, steps []string) func(*Record) error {
 		if i < 0 || i != r.Step {
 			return &RecordError{Name: RecordName(r.App), Err: ErrCorruptRecord,
 				Reason: fmt.Sprintf("step %d %q is not a step of this %s release", r.Step, r.StepName, strategy)}
+		}
+		return nil
+	}
+}
+
+// StateCheck returns a check for Begin that the state a release of
+// strategy recorded decodes into a T and passes valid, so that an edited
+// record cannot send writes to objects the strategy never chose.
+func StateCheck[T any](strategy string, app types.NamespacedName, valid func(*T) error) func(*Record) error {
+	return func(r *Record) error {
+		if r.Strategy != strategy || len(r.State) == 0 {
+			return nil
+		}
+		var st T
+		err := r.DecodeState(&st)
+		if err == nil {
+			err = valid(&st)
+		}
+		if err != nil {
+			return &RecordError{App: app, Name: RecordName(app.Name), Reason: err.Error(), Err: ErrCorruptRecord}
 		}
 		return nil
 	}

@@ -10,10 +10,14 @@ func (mr *metricRun) judge(res Result, err error) Measurement {
 	if t.IsZero() {
 		t = mr.r.in.Clock.Now()
 	}
+	// Whatever the provider, a measurement never shows a secret: it is
+	// kept in the report and the release record, and emitted as an event.
+	raw := Redact(res.Raw)
 	if err != nil {
-		return Measurement{Phase: PhaseError, Time: t, Message: err.Error(), Raw: res.Raw}
+		return Measurement{Phase: PhaseError, Time: t, Message: Redact(err.Error()), Raw: raw}
 	}
-	m := Measurement{Time: t, Value: res.Value, Samples: res.Samples, NoData: res.empty(), Raw: res.Raw}
+	res.Reason = Redact(res.Reason)
+	m := Measurement{Time: t, Value: res.Value, Samples: res.Samples, NoData: res.empty(), Raw: raw}
 	switch {
 	case m.NoData:
 		m.Phase = mr.m.NoData.phase()

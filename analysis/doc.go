@@ -61,6 +61,19 @@
 // (the latest Keep per metric), whose Message says in one line why, such
 // as "metric error-rate failed 3 of 3 times (limit 2): result 0.071 > 0.05".
 //
+// # Secrets
+//
+// Nothing a run shows holds a secret: measurement messages and raw
+// results (kept in the report and the release record, and emitted as
+// events, which strategies log) and the errors of the built-in providers
+// pass through Redact and RedactError, which mask URL passwords, query
+// values whose name looks secret (api_key, token, password, signature…;
+// see SecretName), "Bearer …" credentials, and any secret value the
+// provider knows (a bearer token, a secret header's value) wherever a
+// server echoes it. The *url.Error values of net/http, which carry the
+// whole request URL, are rewritten with the URL masked. A provider of the
+// caller's own should return errors through RedactError with its secrets.
+//
 // # Limits
 //
 // Results are numbers: a JSON string must hold a number and a boolean is 1

@@ -88,12 +88,13 @@ func CheckTemplate(text string) error {
 	return err
 }
 
-// CheckURL reports why raw is not an http or https URL with a host.
+// CheckURL reports why raw is not an http or https URL with a host. Its
+// errors never show the URL's secrets (see RedactURL).
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return err
+		return RedactError(err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return fmt.Errorf("scheme must be http or https, not %q", u.Scheme)
 	case u.Host == "":

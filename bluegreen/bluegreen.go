@@ -66,6 +66,11 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		v.Add("clients.kube", nil, "must be set")
 		return v.Err()
 	}
+	if err := s.cfg.Retry(ctx, func(ctx context.Context) error {
+		return strategy.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
+	}); err != nil {
+		return err
+	}
 	if r.Workload == nil {
 		v.Add("release.workload", nil, "is required")
 		return v.Err()

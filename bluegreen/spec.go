@@ -105,11 +105,17 @@ func durationOr(d *time.Duration, def time.Duration) time.Duration {
 // later, still before any write.
 func (s Spec) validate(v *strategy.Validator) {
 	v.Check(s.ActiveService != "", "spec.activeService", nil, "is required")
+	strategy.ValidateServiceName(v, "spec.activeService", s.ActiveService)
+	strategy.ValidateServiceName(v, "spec.previewService", s.PreviewService)
 	if s.PreviewService != "" {
 		v.Check(s.PreviewService != s.ActiveService, "spec.previewService", s.PreviewService, "must differ from the active Service")
 	}
+	strategy.ValidateServicePorts(v, "spec.servicePorts", s.ServicePorts)
+	strategy.ValidatePodMetadata(v, "spec.activeMetadata", s.ActiveMetadata.Labels, s.ActiveMetadata.Annotations)
+	strategy.ValidatePodMetadata(v, "spec.previewMetadata", s.PreviewMetadata.Labels, s.PreviewMetadata.Annotations)
 	if s.PreviewReplicas != nil {
-		v.Check(*s.PreviewReplicas >= 1, "spec.previewReplicas", *s.PreviewReplicas, "must be at least 1")
+		v.Check(*s.PreviewReplicas >= 1 && *s.PreviewReplicas <= strategy.MaxReplicas, "spec.previewReplicas", *s.PreviewReplicas,
+			"must be within 1..%d", strategy.MaxReplicas)
 	}
 	v.Check(s.AutoPromotionAfter >= 0, "spec.autoPromotionAfter", s.AutoPromotionAfter, "must not be negative")
 	v.Check(durationOr(s.ScaleDownDelay, 0) >= 0, "spec.scaleDownDelay", s.ScaleDownDelay, "must not be negative")

@@ -54,10 +54,16 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	var v strategy.Validator
 	r.Validate(&v)
 	s.spec.validate(&v)
+	s.spec.validateNamespace(&v, r.App)
 	v.Merge("options", s.cfg.Validate())
 	if s.clients.Kube == nil {
 		v.Add("clients.kube", nil, "must be set")
 		return v.Err()
+	}
+	if err := s.cfg.Retry(ctx, func(ctx context.Context) error {
+		return strategy.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
+	}); err != nil {
+		return err
 	}
 	if r.Workload == nil {
 		v.Add("release.workload", nil, "is required")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/switchyard-dev/switchyard/strategy"
@@ -39,7 +40,9 @@ type Spec struct {
 	// Router splits the traffic between the stable and canary Services.
 	// Nil means ReplicaRatio: one Service selects both slots, and the
 	// canary's share of traffic is its share of the ready pods (see
-	// ReplicaSplit for the rounding).
+	// ReplicaSplit for the rounding). A router of strategy/traffic must
+	// have its objects in the app's namespace unless it was built with
+	// traffic.AllowCrossNamespace.
 	Router traffic.Router
 	// Steps is the schedule, such as Steps(2, 25, 75, 100) or
 	// Canary10Percent5Minutes; at least one step. After the last step the
@@ -125,15 +128,20 @@ func (s Spec) minPods() int32 { return max(s.MinPodsPerSlot, 1) }
 // later, still before any write.
 func (s Spec) validate(v *strategy.Validator) {
 	v.Check(s.StableService != "", "spec.stableService", nil, "is required")
+	strategy.ValidateServiceName(v, "spec.stableService", s.StableService)
+	strategy.ValidateServiceName(v, "spec.canaryService", s.CanaryService)
 	if s.Router != nil {
 		v.Check(s.CanaryService != "", "spec.canaryService", nil, "is required with a router")
 		v.Check(s.CanaryService == "" || s.CanaryService != s.StableService, "spec.canaryService", s.CanaryService, "must differ from the stable Service")
 	}
+	strategy.ValidateServicePorts(v, "spec.servicePorts", s.ServicePorts)
+	strategy.ValidatePodMetadata(v, "spec.stableMetadata", s.StableMetadata.Labels, s.StableMetadata.Annotations)
+	strategy.ValidatePodMetadata(v, "spec.canaryMetadata", s.CanaryMetadata.Labels, s.CanaryMetadata.Annotations)
 	headers, mirror := false, false
 	if s.Router != nil {
 		headers, mirror = traffic.Supports(s.Router)
 	}
-	ValidateSteps(v, s.Steps, headers, mirror)
+	validateSteps(v, s.Steps, headers, mirror, s.Router)
 	s.validateRoutesHavePods(v)
 	if b := s.Background; b != nil {
 		v.Check(b.StartingStep >= 0 && b.StartingStep < max(len(s.Steps), 1), "spec.background.startingStep", b.StartingStep,
@@ -141,7 +149,8 @@ func (s Spec) validate(v *strategy.Validator) {
 		v.Check(len(b.Checks) > 0, "spec.background.checks", nil, "must not be empty")
 		strategy.ValidateChecks(v, "spec.background.checks", b.Checks)
 	}
-	v.Check(s.MinPodsPerSlot >= 0, "spec.minPodsPerSlot", s.MinPodsPerSlot, "must not be negative")
+	v.Check(s.MinPodsPerSlot >= 0 && s.MinPodsPerSlot <= strategy.MaxReplicas, "spec.minPodsPerSlot", s.MinPodsPerSlot,
+		"must be within 0..%d", strategy.MaxReplicas)
 	v.Check(durationOr(s.ScaleDownDelay, 0) >= 0, "spec.scaleDownDelay", s.ScaleDownDelay, "must not be negative")
 	v.Check(durationOr(s.AbortScaleDownDelay, 0) >= 0, "spec.abortScaleDownDelay", s.AbortScaleDownDelay, "must not be negative")
 	v.Check(s.ProgressDeadline >= 0, "spec.progressDeadline", s.ProgressDeadline, "must not be negative")
@@ -161,6 +170,16 @@ func (s Spec) validate(v *strategy.Validator) {
 		unavail, _ := intstr.GetScaledValueFromIntOrPercent(s.MaxUnavailable, 100, false)
 		v.Check(surge > 0 || unavail > 0, "spec.maxUnavailable", s.MaxUnavailable.String(), "cannot be 0 when maxSurge is 0")
 	}
+}
+
+// validateNamespace rejects a router whose objects are outside the app's
+// namespace, unless it was built with traffic.AllowCrossNamespace: a
+// release writes only in its app's namespace.
+func (s Spec) validateNamespace(v *strategy.Validator, app types.NamespacedName) {
+	if s.Router == nil {
+		return
+	}
+	mergeUnder(v, "spec.router", "", traffic.CheckNamespace(s.Router, app))
 }
 
 // validateRoutesHavePods rejects header and mirror routes set while the

@@ -2,8 +2,12 @@ package canary
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
@@ -147,9 +151,18 @@ var (
 
 // ValidateSteps checks a schedule before any write: at least one step,
 // weights in 0..100 that do not go down unless marked, non-negative pauses,
-// exactly one size per SetCanaryScale, and header and mirror steps only
-// where the router supports them.
+// exactly one size per SetCanaryScale (at most strategy.MaxReplicas), and
+// header and mirror steps only where the router supports them, with the
+// arguments the router would check when the step runs (names that are
+// DNS-1123 labels, valid header names, regular expressions that compile,
+// mirror percents in 0..100).
 func ValidateSteps(v *strategy.Validator, steps []Step, headers, mirror bool) {
+	validateSteps(v, steps, headers, mirror, nil)
+}
+
+// validateSteps is ValidateSteps with the router, when there is one, so
+// that its own limits (ingress-nginx matches one header) are checked too.
+func validateSteps(v *strategy.Validator, steps []Step, headers, mirror bool, router traffic.Router) {
 	if len(steps) == 0 {
 		v.Add("spec.steps", nil, "must have at least one step")
 		return
@@ -176,7 +189,8 @@ func ValidateSteps(v *strategy.Validator, steps []Step, headers, mirror bool) {
 			set := 0
 			if s.Replicas != nil {
 				set++
-				v.Check(*s.Replicas >= 0, p+".setCanaryScale.replicas", *s.Replicas, "must not be negative")
+				v.Check(*s.Replicas >= 0 && *s.Replicas <= strategy.MaxReplicas, p+".setCanaryScale.replicas", *s.Replicas,
+					"must be within 0..%d", strategy.MaxReplicas)
 			}
 			if s.Percent != nil {
 				set++
@@ -188,11 +202,24 @@ func ValidateSteps(v *strategy.Validator, steps []Step, headers, mirror bool) {
 			v.Check(set == 1, p+".setCanaryScale", nil, "needs exactly one of replicas, percent and matchTrafficWeight")
 		case SetHeaderRoute:
 			v.Check(headers, p+".setHeaderRoute", nil, "the router does not support header routes")
-			v.Check(s.Name != "", p+".setHeaderRoute.name", nil, "must not be empty")
+			switch {
+			case s.Name == "":
+				v.Add(p+".setHeaderRoute.name", nil, "must not be empty")
+			case len(s.Match) == 0: // removes the header routes: only the name is used
+				for _, msg := range utilvalidation.IsDNS1123Label(s.Name) {
+					v.Add(p+".setHeaderRoute.name", s.Name, "%s", msg)
+				}
+			default:
+				mergeUnder(v, p+".setHeaderRoute", "headerRoute.", traffic.ValidateHeaderRoute(router, s.Name, s.Match))
+			}
 		case SetMirrorRoute:
 			v.Check(mirror, p+".setMirrorRoute", nil, "the router does not support mirrors")
-			v.Check(s.Name != "", p+".setMirrorRoute.name", nil, "must not be empty")
-			v.Check(s.Percent >= 0 && s.Percent <= 100, p+".setMirrorRoute.percent", s.Percent, "must be within 0..100")
+			if s.Name == "" {
+				v.Add(p+".setMirrorRoute.name", nil, "must not be empty")
+				v.Check(s.Percent >= 0 && s.Percent <= 100, p+".setMirrorRoute.percent", s.Percent, "must be within 0..100")
+			} else {
+				mergeUnder(v, p+".setMirrorRoute", "mirror.", traffic.ValidateMirror(s.Name, s.Percent))
+			}
 		case Custom:
 			v.Check(s.Name != "", p+".custom.name", nil, "must not be empty")
 			v.Check(s.Run != nil, p+".custom.run", nil, "must be set")
@@ -201,5 +228,21 @@ func ValidateSteps(v *strategy.Validator, steps []Step, headers, mirror bool) {
 		default:
 			v.Add(p, fmt.Sprintf("%T", s), "is not a step of this package")
 		}
+	}
+}
+
+// mergeUnder adds the fields of err, a *strategy.ValidationError of the
+// traffic package, at path with their prefix replaced; another error is
+// added at path.
+func mergeUnder(v *strategy.Validator, path, prefix string, err error) {
+	var ve *strategy.ValidationError
+	switch {
+	case err == nil:
+	case errors.As(err, &ve):
+		for _, f := range ve.Fields {
+			v.Add(path+"."+strings.TrimPrefix(f.Path, prefix), f.Value, "%s", f.Message)
+		}
+	default:
+		v.Add(path, nil, "%v", err)
 	}
 }

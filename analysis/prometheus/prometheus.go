@@ -11,7 +11,10 @@
 // is that value, so conditions read "result < 0.05"; a vector of several
 // series is a sample set with one value per series, ordered by label set; a range matrix is a sample set of every point of every
 // series. An empty vector or matrix, and a NaN scalar (0/0 without
-// traffic), are no data. A string result and API errors are errors.
+// traffic), are no data. A string result and API errors are errors, which,
+// like validation messages and raw results, never show the bearer token,
+// the basic auth password or the address's own secrets (see
+// analysis.Redact).
 package prometheus
 
 import (
@@ -127,18 +130,37 @@ func New(address string, opts ...Option) *Provider {
 	}
 	client, err := api.NewClient(api.Config{Address: address, RoundTripper: rt})
 	if err != nil {
-		p.err = err
+		p.err = analysis.RedactError(err, p.secrets()...)
 		return p
 	}
 	p.api = v1.NewAPI(client)
 	return p
 }
 
+// secrets are the values that are never shown: the bearer token, the
+// basic auth password, and the address's password and secret query values.
+func (p *Provider) secrets() []string {
+	out := analysis.SecretsOf(p.address, nil)
+	if p.cfg.bearer != "" {
+		out = append(out, p.cfg.bearer)
+	}
+	if p.cfg.password != "" {
+		out = append(out, p.cfg.password)
+	}
+	return out
+}
+
+// shownAddress is the address with its secrets masked.
+func (p *Provider) shownAddress() string {
+	return analysis.Redact(analysis.RedactURL(p.address), p.secrets()...)
+}
+
 // Validate reports an unusable address, bad options and an empty query.
+// Its messages never show the address's secrets.
 func (p *Provider) Validate(v *strategy.Validator, path, query string) {
 	pp := path + ".provider.prometheus"
 	if p.err != nil {
-		v.Add(pp+".address", p.address, "%v", p.err)
+		v.Add(pp+".address", p.shownAddress(), "%v", analysis.RedactError(p.err, p.secrets()...))
 	}
 	v.Check(p.cfg.timeout > 0, pp+".timeout", p.cfg.timeout, "must be positive")
 	v.Check(p.cfg.rng >= 0, pp+".range", p.cfg.rng, "must not be negative")
@@ -148,10 +170,19 @@ func (p *Provider) Validate(v *strategy.Validator, path, query string) {
 }
 
 // Measure runs the query at the clock's now: an instant query, or a range
-// query ending now with WithRange.
+// query ending now with WithRange. Its errors, and the result's Raw, never
+// show the credentials or the address's secrets (see analysis.Redact):
+// the errors of net/http carry the whole request URL.
 func (p *Provider) Measure(ctx context.Context, q analysis.Query) (analysis.Result, error) {
+	secrets := p.secrets()
+	res, err := p.measure(ctx, q)
+	res.Raw = analysis.Redact(res.Raw, secrets...)
+	return res, analysis.RedactError(err, secrets...)
+}
+
+func (p *Provider) measure(ctx context.Context, q analysis.Query) (analysis.Result, error) {
 	if p.err != nil {
-		return analysis.Result{}, fmt.Errorf("prometheus address %q: %w", p.address, p.err)
+		return analysis.Result{}, fmt.Errorf("prometheus address %q: %w", p.shownAddress(), p.err)
 	}
 	var clk clock.WithDelayedExecution = clock.RealClock{}
 	if q.Input.Clock != nil {

@@ -12,7 +12,10 @@
 // A number, a numeric string or a boolean (1 or 0) is a value; several
 // matches, or an array, are a sample set. A path that matches nothing, or
 // null, is no data. A response outside 2xx, a body that is not JSON, and a
-// match that is not a number are errors.
+// match that is not a number are errors. Errors, validation messages and
+// raw results never show the URL's password or secret query values, or the
+// values of secret headers such as Authorization and X-Api-Key (see
+// analysis.Redact).
 package web
 
 import (
@@ -119,22 +122,25 @@ func New(rawURL string, opts ...Option) *Provider {
 	return p
 }
 
-// Validate checks the URL, the method, the timeout and the JSONPath.
+// Validate checks the URL, the method, the timeout and the JSONPath. Its
+// messages never show the URL's secrets or secret header values.
 func (p *Provider) Validate(v *strategy.Validator, path, query string) {
 	pp := path + ".provider.web"
+	secrets := p.staticSecrets()
+	shown := analysis.Redact(analysis.RedactURL(p.url), secrets...)
 	if err := analysis.CheckTemplate(p.url); err != nil {
-		v.Add(pp+".url", p.url, "%v", err)
+		v.Add(pp+".url", shown, "%v", analysis.RedactError(err, secrets...))
 	} else if !strings.Contains(p.url, "{{") {
 		if err := analysis.CheckURL(p.url); err != nil {
-			v.Add(pp+".url", p.url, "%v", err)
+			v.Add(pp+".url", shown, "%v", analysis.RedactError(err, secrets...))
 		}
 	}
 	if err := analysis.CheckTemplate(p.cfg.body); err != nil {
-		v.Add(pp+".body", nil, "%v", err)
+		v.Add(pp+".body", nil, "%v", analysis.RedactError(err, secrets...))
 	}
 	for _, h := range p.cfg.headers {
 		if err := analysis.CheckTemplate(h[1]); err != nil {
-			v.Add(pp+".headers."+h[0], nil, "%v", err)
+			v.Add(pp+".headers."+h[0], nil, "%v", analysis.RedactError(err, secrets...))
 		}
 	}
 	v.Check(p.cfg.method == http.MethodGet || p.cfg.method == http.MethodPost, pp+".method", p.cfg.method, "must be GET or POST")
@@ -150,8 +156,31 @@ func (p *Provider) Validate(v *strategy.Validator, path, query string) {
 	}
 }
 
-// Measure calls the endpoint and picks the value.
+// staticSecrets are the secrets of the provider's settings before
+// rendering: those of its URL and its secret headers' values.
+func (p *Provider) staticSecrets() []string {
+	h := http.Header{}
+	for _, kv := range p.cfg.headers {
+		h.Add(kv[0], kv[1])
+	}
+	return analysis.SecretsOf(p.url, h)
+}
+
+// Measure calls the endpoint and picks the value. Its errors and the
+// result's Raw and Reason never show the URL's password or secret query
+// values, or the values of secret headers (see analysis.Redact), even when
+// the server echoes them.
 func (p *Provider) Measure(ctx context.Context, q analysis.Query) (analysis.Result, error) {
+	secrets := p.staticSecrets()
+	res, err := p.measure(ctx, q, &secrets)
+	res.Raw = analysis.Redact(res.Raw, secrets...)
+	res.Reason = analysis.Redact(res.Reason, secrets...)
+	return res, analysis.RedactError(err, secrets...)
+}
+
+// measure does Measure's work with nothing redacted; it adds the secrets
+// of the rendered request to secrets.
+func (p *Provider) measure(ctx context.Context, q analysis.Query, secrets *[]string) (analysis.Result, error) {
 	var clk clock.WithDelayedExecution = clock.RealClock{}
 	if q.Input.Clock != nil {
 		clk = q.Input.Clock
@@ -159,7 +188,7 @@ func (p *Provider) Measure(ctx context.Context, q analysis.Query) (analysis.Resu
 	at := clk.Now()
 	ctx, cancel := analysis.WithTimeout(ctx, clk, p.cfg.timeout)
 	defer cancel()
-	req, err := p.request(ctx, q.Vars)
+	req, err := p.request(ctx, q.Vars, secrets)
 	if err != nil {
 		return analysis.Result{}, err
 	}
@@ -194,11 +223,12 @@ func (p *Provider) Measure(ctx context.Context, q analysis.Query) (analysis.Resu
 	return res, nil
 }
 
-func (p *Provider) request(ctx context.Context, vars analysis.Vars) (*http.Request, error) {
+func (p *Provider) request(ctx context.Context, vars analysis.Vars, secrets *[]string) (*http.Request, error) {
 	u, err := vars.Render(p.url)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
+	*secrets = append(*secrets, analysis.SecretsOf(u, nil)...)
 	var body io.Reader
 	if p.cfg.body != "" {
 		b, err := vars.Render(p.cfg.body)
@@ -221,6 +251,7 @@ func (p *Provider) request(ctx context.Context, vars analysis.Vars) (*http.Reque
 			return nil, fmt.Errorf("header %s: %w", h[0], err)
 		}
 		req.Header.Set(h[0], val)
+		*secrets = append(*secrets, analysis.SecretsOf("", http.Header{h[0]: {val}})...)
 	}
 	return req, nil
 }

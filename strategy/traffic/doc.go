@@ -26,5 +26,16 @@
 // error wrapping ErrWeightNotTaken when the objects do not carry the weight.
 // Routers keep no state between calls: they read what they write, retry at
 // once on 409 Conflict, and leave other transient errors to the caller's
-// retry (strategy.Retry).
+// retry (strategy.Retry). ValidateHeaderRoute and ValidateMirror check the
+// arguments of header routes and mirrors (names, header names, regular
+// expressions, percents) as the routers do, so that a strategy rejects a
+// bad step at validation, not when it runs.
+//
+// # Namespaces
+//
+// A router writes in the namespace of its object (and reads its Services
+// there). CheckNamespace, which a canary release calls before its first
+// write, refuses a router whose namespace is not the app's unless it was
+// built with the AllowCrossNamespace option (or its AllowCrossNamespace
+// field set), so that writing elsewhere is visible in the caller's code.
 package traffic

@@ -46,6 +46,9 @@ type GatewayHTTPRoute struct {
 	StableService string
 	// CanaryService is the Service that selects the canary slot.
 	CanaryService string
+	// AllowCrossNamespace lets the router write outside the app's
+	// namespace; see the option of that name.
+	AllowCrossNamespace bool
 }
 
 var (
@@ -54,9 +57,11 @@ var (
 )
 
 // NewGatewayHTTPRoute returns a router for the HTTPRoute route that splits
-// traffic between the Services stable and canary in route's namespace.
-func NewGatewayHTTPRoute(c strategy.Clients, route types.NamespacedName, stable, canary string) *GatewayHTTPRoute {
-	return &GatewayHTTPRoute{Clients: c, Route: route, StableService: stable, CanaryService: canary}
+// traffic between the Services stable and canary in route's namespace,
+// which must be the app's unless opts hold AllowCrossNamespace.
+func NewGatewayHTTPRoute(c strategy.Clients, route types.NamespacedName, stable, canary string, opts ...Option) *GatewayHTTPRoute {
+	o := newOptions(opts)
+	return &GatewayHTTPRoute{Clients: c, Route: route, StableService: stable, CanaryService: canary, AllowCrossNamespace: o.crossNamespace}
 }
 
 // Name implements Router.

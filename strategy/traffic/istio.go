@@ -49,6 +49,9 @@ type IstioVirtualService struct {
 	StableService string
 	// CanaryService is the Service that selects the canary slot.
 	CanaryService string
+	// AllowCrossNamespace lets the router write outside the app's
+	// namespace; see the option of that name.
+	AllowCrossNamespace bool
 }
 
 var (
@@ -58,9 +61,12 @@ var (
 
 // NewIstioVirtualService returns a router for the VirtualService vs that
 // splits the http routes named routes (all that send to the Services when
-// none are named) between the Services stable and canary.
-func NewIstioVirtualService(c strategy.Clients, vs types.NamespacedName, routes []string, stable, canary string) *IstioVirtualService {
-	return &IstioVirtualService{Clients: c, VirtualService: vs, Routes: routes, StableService: stable, CanaryService: canary}
+// none are named) between the Services stable and canary. vs's namespace
+// must be the app's unless opts hold AllowCrossNamespace.
+func NewIstioVirtualService(c strategy.Clients, vs types.NamespacedName, routes []string, stable, canary string, opts ...Option) *IstioVirtualService {
+	o := newOptions(opts)
+	return &IstioVirtualService{Clients: c, VirtualService: vs, Routes: routes, StableService: stable, CanaryService: canary,
+		AllowCrossNamespace: o.crossNamespace}
 }
 
 // Name implements Router.

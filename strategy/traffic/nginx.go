@@ -60,14 +60,19 @@ type NGINXIngress struct {
 	StableService string
 	// CanaryService is the Service that selects the canary slot.
 	CanaryService string
+	// AllowCrossNamespace lets the router write outside the app's
+	// namespace; see the option of that name.
+	AllowCrossNamespace bool
 }
 
 var _ HeaderRouter = (*NGINXIngress)(nil)
 
 // NewNGINXIngress returns a router for the primary Ingress ingress that
-// sends a share of its traffic to the Service canary.
-func NewNGINXIngress(c strategy.Clients, ingress types.NamespacedName, canary string) *NGINXIngress {
-	return &NGINXIngress{Clients: c, Ingress: ingress, CanaryService: canary}
+// sends a share of its traffic to the Service canary. ingress's namespace
+// must be the app's unless opts hold AllowCrossNamespace.
+func NewNGINXIngress(c strategy.Clients, ingress types.NamespacedName, canary string, opts ...Option) *NGINXIngress {
+	o := newOptions(opts)
+	return &NGINXIngress{Clients: c, Ingress: ingress, CanaryService: canary, AllowCrossNamespace: o.crossNamespace}
 }
 
 // Name implements Router.
@@ -274,7 +279,7 @@ func (n *NGINXIngress) Weight(ctx context.Context) (int32, error) {
 // SetHeaderRoute implements HeaderRouter. matches must hold one header;
 // a header route of another name must be removed first.
 func (n *NGINXIngress) SetHeaderRoute(ctx context.Context, name string, matches []HeaderMatch) error {
-	if err := checkHeaderRoute(name, matches, 1); err != nil {
+	if err := checkHeaderRoute(name, matches, n.maxHeaderMatches()); err != nil {
 		return err
 	}
 	m := matches[0]
@@ -330,3 +335,7 @@ func (n *NGINXIngress) Remove(ctx context.Context) error {
 	}
 	return nil
 }
+
+// maxHeaderMatches is the most headers a header route may match:
+// ingress-nginx routes by one header.
+func (n *NGINXIngress) maxHeaderMatches() int { return 1 }

@@ -165,6 +165,25 @@ func checkHeaderRoute(name string, matches []HeaderMatch, maxMatches int) error 
 	return v.Err()
 }
 
+// ValidateHeaderRoute checks, before any write, the arguments of a header
+// route as SetHeaderRoute does: name is a DNS-1123 label; there is at
+// least one match, and no more than r takes (ingress-nginx takes one; a
+// nil r takes any number); header names are valid; values are not empty;
+// types are known; regular expressions compile (RE2). Its errors are
+// *strategy.ValidationError with paths under "headerRoute".
+func ValidateHeaderRoute(r Router, name string, matches []HeaderMatch) error {
+	most := 0
+	if l, ok := r.(interface{ maxHeaderMatches() int }); ok {
+		most = l.maxHeaderMatches()
+	}
+	return checkHeaderRoute(name, matches, most)
+}
+
+// ValidateMirror checks, before any write, the arguments of a mirror as
+// SetMirror does: name is a DNS-1123 label and percent within 0..100. Its
+// errors are *strategy.ValidationError with paths under "mirror".
+func ValidateMirror(name string, percent int32) error { return checkMirror(name, percent) }
+
 // checkMirror validates SetMirror's arguments.
 func checkMirror(name string, percent int32) error {
 	var v strategy.Validator

@@ -39,14 +39,20 @@ type SMITrafficSplit struct {
 	StableService string
 	// CanaryService is the Service that selects the canary slot.
 	CanaryService string
+	// AllowCrossNamespace lets the router write outside the app's
+	// namespace; see the option of that name.
+	AllowCrossNamespace bool
 }
 
 var _ Router = (*SMITrafficSplit)(nil)
 
 // NewSMITrafficSplit returns a router for the TrafficSplit ts of root
 // Service root that splits traffic between the Services stable and canary.
-func NewSMITrafficSplit(c strategy.Clients, ts types.NamespacedName, root, stable, canary string) *SMITrafficSplit {
-	return &SMITrafficSplit{Clients: c, TrafficSplit: ts, RootService: root, StableService: stable, CanaryService: canary}
+// ts's namespace must be the app's unless opts hold AllowCrossNamespace.
+func NewSMITrafficSplit(c strategy.Clients, ts types.NamespacedName, root, stable, canary string, opts ...Option) *SMITrafficSplit {
+	o := newOptions(opts)
+	return &SMITrafficSplit{Clients: c, TrafficSplit: ts, RootService: root, StableService: stable, CanaryService: canary,
+		AllowCrossNamespace: o.crossNamespace}
 }
 
 // Name implements Router.

@@ -226,3 +226,32 @@ func TestForbiddenWatchFailsTheReleaseAtOnce(t *testing.T) {
 	assert.True(t, apierrors.IsForbidden(err), "the error is the watch's: %v", err)
 	assert.Less(t, c.Clock().Now().Sub(start), 30*time.Second, "well within the progress deadline")
 }
+
+// TestRecordShowsWhereTheReleaseWaitsAndWhyItStopped: a release paused for
+// Promote says so at its promotion step; one stopped by an error it cannot
+// get past says why in the record and lets its lease go.
+func TestRecordShowsWhereTheReleaseWaitsAndWhyItStopped(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t)
+	spec := baseSpec()
+	spec.ManualPromotion = true
+	control := strategy.NewControl(c.Clients().Kube, strategy.WithClock(c.Clock()), strategy.WithIdentity("operator"))
+	go func() {
+		st, err := control.Await(ctx, app, func(s *strategy.Status) bool { return s.Phase == strategy.PhasePaused })
+		if assert.NoError(t, err) {
+			assert.Equal(t, "promotion", st.StepName)
+			assert.NoError(t, control.Promote(ctx, app))
+		}
+	}()
+	_, err := newStrategy(c, spec, "driver-a").Run(ctx, release("v1"))
+	require.NoError(t, err)
+
+	c.FailRequests("patch", "deployments", apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web-green", errors.New("no")), 0)
+	_, err = newStrategy(c, baseSpec(), "driver-a").Run(ctx, release("v2"))
+	require.True(t, apierrors.IsForbidden(err), "%v", err)
+	st, err := control.Status(ctx, app)
+	require.NoError(t, err)
+	assert.Equal(t, strategy.PhaseProgressing, st.Phase, "the release is not ended: a later Run continues it")
+	assert.Contains(t, st.Message, "forbidden")
+	assert.Empty(t, st.Lease.Holder, "any driver may continue at once")
+}

@@ -72,6 +72,7 @@ type Flow struct {
 	running map[*checkRun]context.CancelFunc
 	bg      *background
 	full    bool // a PromoteFull arrived during a wait that could not end
+	cur     int  // the step running, -1 before the first
 }
 
 // NewFlow returns the flow of the release d drives.
@@ -88,7 +89,7 @@ func NewFlow(d *Driver, steps []FlowStep, hooks FlowHooks) *Flow {
 	d.mu.Lock()
 	d.kinds = kinds
 	d.mu.Unlock()
-	return &Flow{d: d, steps: steps, hooks: hooks, running: map[*checkRun]context.CancelFunc{}}
+	return &Flow{d: d, steps: steps, hooks: hooks, running: map[*checkRun]context.CancelFunc{}, cur: -1}
 }
 
 // Driver returns the flow's driver.
@@ -140,6 +141,7 @@ func (f *Flow) Run(ctx context.Context) (*Result, error) {
 	}
 	for i < len(f.steps) {
 		s := f.steps[i]
+		f.cur = i
 		sctx, done := f.d.StartStep(ctx, i, s.Name)
 		next, err := s.Run(sctx)
 		if Ended(err) {
@@ -148,6 +150,9 @@ func (f *Flow) Run(ctx context.Context) (*Result, error) {
 			done(err)
 		}
 		if err != nil {
+			if !Ended(err) {
+				f.stopped(ctx, err)
+			}
 			return outcome(err)
 		}
 		if f.full && f.hooks.FullPromotion && next == "" {
@@ -164,6 +169,30 @@ func (f *Flow) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 	return f.d.Finish(ctx, PhaseSucceeded, "", f.hooks.Done(), Revision{})
+}
+
+// here records the running step in r, so that a write made while the step
+// waits (a pause for a decision, a request) shows where the release is: a
+// step that ran without writing left the record at the one before.
+func (f *Flow) here(r *Record) {
+	if f.cur >= 0 && r.StepName != StepAborting {
+		r.Step, r.StepName = f.cur, f.steps[f.cur].Name
+	}
+}
+
+// stopped records, as a best effort, why a release stopped on an error it
+// could not get past (a forbidden call, say), and lets its lease go so
+// that any driver may continue it at once; the state stays as it was. A
+// driver whose lease is gone or whose caller gave up writes nothing.
+func (f *Flow) stopped(ctx context.Context, err error) {
+	if ctx.Err() != nil || errors.Is(err, ErrLeaseLost) {
+		return
+	}
+	_ = f.d.Save(ctx, func(r *Record) error {
+		r.Message = "stopped: " + err.Error()
+		r.Lease.Holder = ""
+		return nil
+	})
 }
 
 // FullPromotionStep is the name of the step a PromoteFull jumps to.

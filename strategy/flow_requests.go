@@ -124,6 +124,7 @@ func (f *Flow) takes(q Request, a Await) bool {
 func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	var taken []Request
 	err := f.d.Save(ctx, func(r *Record) error {
+		f.here(r)
 		taken = r.Take(func(q Request) bool {
 			// An Undo before the switch stops this release and stays in
 			// the record for the Run that ships its revision.
@@ -200,6 +201,7 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 // on) or aborts it.
 func (f *Flow) Decide(ctx context.Context, why string) (Outcome, error) {
 	if err := f.d.Save(ctx, func(r *Record) error {
+		f.here(r)
 		r.Phase, r.Message = PhasePaused, why
 		return nil
 	}); err != nil {

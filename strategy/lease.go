@@ -123,7 +123,7 @@ type keeper struct {
 
 func startKeeper(d *Driver) *keeper {
 	lease := d.cfg.LeaseDuration
-	k := &keeper{d: d, every: lease / 3, fenceGap: lease / 4, lostCh: make(chan struct{}),
+	k := &keeper{d: d, every: lease / 2, fenceGap: lease / 4, lostCh: make(chan struct{}),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	k.last = d.Record().Lease.Renewed
 	idle, busy, done := Track(d.cfg.Clock)
@@ -253,7 +253,7 @@ func (k *keeper) stop() {
 
 // Fence returns ErrLeaseLost once the driver's lease is lost, or may lapse
 // before it is renewed; a driver calls nothing on the API after that. The
-// lease is renewed on its own schedule (every third of its duration), so a
+// lease is renewed on its own schedule (at half its duration), so a
 // healthy driver never sees this.
 func (d *Driver) Fence() error { return d.keeper.fence(d.Now()) }
 

@@ -213,6 +213,21 @@ func checkTypeMeta(u *unstructured.Unstructured) error {
 	if !hasAPI || !hasKind || u.GetAPIVersion() == "" || u.GetKind() == "" {
 		return errors.New("apiVersion and kind are required")
 	}
+	m, ok := u.Object["metadata"]
+	if !ok {
+		return nil
+	}
+	meta, ok := m.(map[string]any)
+	if !ok {
+		return errors.New("metadata must be a mapping")
+	}
+	for _, k := range []string{"name", "generateName", "namespace"} {
+		if v, ok := meta[k]; ok {
+			if _, ok := v.(string); !ok {
+				return fmt.Errorf("metadata.%s must be a string", k)
+			}
+		}
+	}
 	return nil
 }
 

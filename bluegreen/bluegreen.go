@@ -164,6 +164,9 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 		return nil, err
 	}
 	defer d.Close()
+	// The Run's watches end with it, whatever ctx the caller passed.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	res, err := (&run{s: s, d: d, rel: r}).drive(ctx)
 	if err == nil {
 		err = res.Err()

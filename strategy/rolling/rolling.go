@@ -105,6 +105,9 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 		return nil, err
 	}
 	defer d.Close()
+	// The Run's watches end with it, whatever ctx the caller passed.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	rn := &run{s: s, d: d, rel: r}
 	res, err := rn.drive(ctx)
 	if err == nil {

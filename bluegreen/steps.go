@@ -106,9 +106,17 @@ func (rn *run) fullAvailable(ctx context.Context) (string, error) {
 // once every new pod is ready.
 func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 	st, spec := rn.state(), rn.s.spec
-	// Availability guard: the slot must still have every pod ready.
+	// Availability guard: the slot must still have every pod ready, and,
+	// where a preview Service selects it, the EndpointSlice controller must
+	// have seen them all (it lags the pods' watch under load), so that the
+	// active Service gets every new pod as a ready endpoint at once.
 	if err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); err != nil {
 		return "", err
+	}
+	if p := spec.PreviewService; p != "" {
+		if err := rn.awaitEndpoints(ctx, p, st.Candidate, rn.required()); err != nil {
+			return "", err
+		}
 	}
 	if err := rn.point(ctx, spec.ActiveService, st.Candidate); err != nil {
 		return "", err
@@ -161,6 +169,10 @@ func (rn *run) scaleDown(ctx context.Context) (string, error) {
 	old := st.Adopted
 	if old == "" {
 		old = SlotName(rn.rel.App.Name, st.Previous)
+		if rn.activeSlot() == st.Previous {
+			// Never the slot the app's traffic goes to.
+			return "", fmt.Errorf("not scaling %s down: Service %s still selects it", old, spec.ActiveService)
+		}
 	}
 	return "", rn.sl.Scale(ctx, old, 0)
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/strategy"
 )
 
 // cacheKey names one watch: a resource in one namespace ("" for
@@ -172,3 +173,28 @@ func (h *hub) peek() bool {
 	defer h.mu.Unlock()
 	return h.pending
 }
+
+// Err returns the error of a cache whose watch failed in a way retrying
+// does not mend (a 403 for a missing "watch" permission): Driver.Wait ends
+// the run with it instead of leaving objects unseen until their timeout.
+func (cs *caches) Err() error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for key, w := range cs.all {
+		if c := w.cache.Load(); c != nil {
+			if err := c.Err(); err != nil && !strategy.Transient(err) {
+				return fmt.Errorf("watching %s: %w", key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// watchErrs is the run's hub as a Source that also reports the caches'
+// watch errors.
+type watchErrs struct {
+	*hub
+	caches *caches
+}
+
+func (w watchErrs) Err() error { return w.caches.Err() }

@@ -57,7 +57,7 @@ func (rn *run) loop(ctx context.Context) error {
 				next := rn.nextDeadline()
 				return rn.hub.peek() || (!next.IsZero() && !rn.s.cfg.Clock.Now().Before(next)), nil
 			},
-			Sources: []strategy.Source{rn.hub},
+			Sources: []strategy.Source{watchErrs{rn.hub, rn.caches}},
 			Recheck: rn.nextDeadline,
 		})
 		if err != nil && (ctx.Err() == nil || rn.cancelled != nil) {

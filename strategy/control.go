@@ -116,6 +116,9 @@ func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*
 	var seenAt time.Time
 	for {
 		changed := records.Changed()
+		if err := watchFailed([]Source{records}); err != nil {
+			return nil, err
+		}
 		cm, ok := records.Get(app.Namespace, RecordName(app.Name))
 		if !ok {
 			return nil, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
@@ -176,6 +179,9 @@ func (c *Control) Await(ctx context.Context, app types.NamespacedName, cond func
 	records, idle, busy := w.records, w.idle, w.busy
 	for {
 		changed := records.Changed()
+		if err := watchFailed([]Source{records}); err != nil {
+			return nil, err
+		}
 		if cm, ok := records.Get(app.Namespace, RecordName(app.Name)); ok {
 			rec, err := decodeRecord(app, cm)
 			if err != nil {

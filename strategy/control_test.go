@@ -2,11 +2,14 @@ package strategy_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -41,4 +44,17 @@ func TestAwaitWaitsForAStatus(t *testing.T) {
 	stop()
 	_, err = control.Await(short, app, func(*strategy.Status) bool { return false })
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestAwaitReturnsAForbiddenWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	e := newEnv(t)
+	e.clock.SetAutoAdvance(true)
+	e.cluster.FailRequests("watch", "configmaps", apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "", errors.New("no watch")), 0)
+	control := strategy.NewControl(e.kube, strategy.WithClock(e.clock))
+	_, err := control.Await(ctx, app, func(*strategy.Status) bool { return false })
+	var we *strategy.WatchError
+	require.ErrorAs(t, err, &we, "a watch the identity may not make ends the wait at once")
+	assert.True(t, apierrors.IsForbidden(err))
 }

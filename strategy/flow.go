@@ -132,7 +132,7 @@ func (f *Flow) Run(ctx context.Context) (*Result, error) {
 	defer f.stopAll()
 	rec := f.d.Record()
 	if rec.StepName == StepAborting {
-		return outcome(f.finishAbort(ctx))
+		return outcome(f.rollBack(ctx))
 	}
 	i := f.index(rec.StepName)
 	if i < 0 {

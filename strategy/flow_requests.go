@@ -120,9 +120,28 @@ func (f *Flow) takes(q Request, a Await) bool {
 	return false
 }
 
+// ending says whether taking q ends the release, and why: an Abort, or a
+// newer revision (Replace, Undo) before the switch, or an Undo to the
+// previous revision after it.
+func (f *Flow) ending(q Request, r *Record) (Reason, string, bool) {
+	switch {
+	case q.Action == ActionAbort && !r.Committed:
+		return ReasonRequested, "aborted by " + q.By, true
+	case q.Action == ActionReplace && q.Revision != f.d.revision:
+		return ReasonSuperseded, fmt.Sprintf("replaced by %s (%s from %s)", q.Revision, q.Action, q.By), true
+	case q.Action == ActionUndo && q.Revision != f.d.revision:
+		return ReasonSuperseded, fmt.Sprintf("undone to %s (%s from %s)", q.Revision, q.Action, q.By), true
+	}
+	return "", "", false
+}
+
 // handle takes the pending requests the wait acts on and carries them out.
+// A request that ends the release is taken in the same write that records
+// the abort, so that a driver that dies right after still sends traffic
+// back when it resumes.
 func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	var taken []Request
+	ends := false
 	err := f.d.Save(ctx, func(r *Record) error {
 		f.here(r)
 		taken = r.Take(func(q Request) bool {
@@ -136,7 +155,13 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 				taken = append(taken, q)
 			}
 		}
+		ends = false
 		for _, q := range taken {
+			if reason, msg, ok := f.ending(q, r); ok {
+				f.intend(r, reason, msg)
+				ends = true
+				break
+			}
 			r.PauseOrResume(q, a.Decision)
 			if r.Phase == PhaseProgressing && r.Switched {
 				r.Phase = PhasePromoting
@@ -149,7 +174,7 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	}
 	var out Outcome
 	rec := f.d.Record()
-	if f.hooks.Paused != nil && slices.ContainsFunc(taken, func(q Request) bool {
+	if !ends && f.hooks.Paused != nil && slices.ContainsFunc(taken, func(q Request) bool {
 		return q.Action == ActionPause || q.Action == ActionResume
 	}) {
 		if err := f.hooks.Paused(ctx, rec.Paused); err != nil {
@@ -158,25 +183,15 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	}
 	for _, q := range taken {
 		msg := fmt.Sprintf("%s from %s", q.Action, q.By)
+		if _, _, ok := f.ending(q, rec); ok && ends {
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			return 0, f.rollBack(ctx)
+		}
 		switch q.Action {
 		case ActionAbort:
-			if rec.Committed {
-				f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + " refused: the previous revision's pods are being removed"})
-				continue
-			}
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
-			return 0, f.Abort(ctx, ReasonRequested, "aborted by "+q.By)
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + " refused: the previous revision's pods are being removed"})
 		case ActionReplace, ActionUndo:
-			if q.Revision == f.d.revision {
-				f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + ": this release ships " + q.Revision})
-				continue
-			}
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
-			verb := "replaced by"
-			if q.Action == ActionUndo {
-				verb = "undone to"
-			}
-			return 0, f.Abort(ctx, ReasonSuperseded, fmt.Sprintf("%s %s (%s from %s)", verb, q.Revision, q.Action, q.By))
+			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + ": this release ships " + q.Revision})
 		case ActionPromote:
 			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
 			out = max(out, Promoted)
@@ -227,26 +242,45 @@ func (f *Flow) Decide(ctx context.Context, why string) (Outcome, error) {
 // release takes its slot over as it is. Abort returns the end of the
 // release as an error for which Ended is true.
 func (f *Flow) Abort(ctx context.Context, reason Reason, msg string) error {
-	f.stopAll()
-	rec := f.d.Record()
-	if rec.Committed {
+	if f.d.Record().Committed {
 		return fmt.Errorf("cannot abort %s: the previous revision's pods are being removed", f.d.app)
 	}
-	edit, err := f.hooks.Rollback(ctx, reason)
-	if err != nil {
+	if err := f.d.Save(ctx, func(r *Record) error { f.intend(r, reason, msg); return nil }); err != nil {
 		return err
 	}
-	if reason == ReasonSuperseded && !rec.Switched {
-		return end(f.d.finish(ctx, PhaseAborted, reason, msg, Revision{}, edit))
-	}
+	return f.rollBack(ctx)
+}
+
+// intend records in r that the release is being aborted for reason, before
+// anything moves: a driver that resumes a record at StepAborting sends the
+// traffic back again (Rollback is idempotent) and goes on from there.
+func (f *Flow) intend(r *Record, reason Reason, msg string) {
 	phase := PhaseAborted
 	if reason == ReasonProgressDeadline && f.hooks.DeadlineFails {
 		phase = PhaseFailed
 	}
+	r.Phase, r.Reason, r.Message, r.StepName = phase, reason, msg, StepAborting
+	r.Paused, r.PauseUntil = false, time.Time{}
+}
+
+// rollBack carries out the abort the record holds: the checks stop,
+// traffic goes back, and the release ends once the abort delay has
+// passed.
+func (f *Flow) rollBack(ctx context.Context) error {
+	f.stopAll()
+	rec := f.d.Record()
+	edit, err := f.hooks.Rollback(ctx, rec.Reason)
+	if err != nil {
+		return err
+	}
+	if rec.Reason == ReasonSuperseded && !rec.Switched {
+		return end(f.d.finish(ctx, rec.Phase, rec.Reason, rec.Message, Revision{}, edit))
+	}
 	if err := f.d.Save(ctx, func(r *Record) error {
-		r.Phase, r.Reason, r.Message = phase, reason, msg
-		r.StepName, r.Aborted, r.Switched = StepAborting, f.d.Now(), false
-		r.Paused, r.PauseUntil = false, time.Time{}
+		if r.Aborted.IsZero() {
+			r.Aborted = f.d.Now()
+		}
+		r.Switched = false
 		if edit != nil {
 			return edit(r)
 		}

@@ -53,3 +53,52 @@ func TestCrashAfterEveryWriteResumes(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashDuringAnAbortResumes stops the driver right after each write of
+// a release that is aborted during its post-promotion check, the abort's
+// own writes included; the next driver with the same identity carries the
+// abort out: traffic on v1, which kept every pod, and v2 scaled down.
+func TestCrashDuringAnAbortResumes(t *testing.T) {
+	spec := baseSpec()
+	spec.PostPromotion = []strategy.Check{{Name: "slow", Func: func(ctx context.Context, _ strategy.CheckInput) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}}}
+	// abort sends an Abort from another goroutine as the check starts; the
+	// write may be the one a crash fails, which the next driver survives.
+	abort := func(c *fake.Cluster) strategy.Option {
+		control := strategy.NewControl(c.Clients().Kube, strategy.WithIdentity("operator"))
+		return atStep(t, "post-promotion", func(ctx context.Context) error { _ = control.Abort(ctx, app); return nil })
+	}
+	setup := func(t *testing.T) (*fake.Cluster, *testkit.Crasher) {
+		c := newCluster(t)
+		cr := &testkit.Crasher{}
+		cr.Install(c)
+		_, err := newStrategy(c, baseSpec(), "driver-a").Run(testCtx(t), release("v1"))
+		require.NoError(t, err)
+		return c, cr
+	}
+	want := endState{Blue: slotState{"v1", 3, 3}, Green: slotState{"v2", 0, 0}, Active: "blue", Preview: "green",
+		Phase: strategy.PhaseAborted, Revision: "v2", Stable: "v1"}
+
+	c, cr := setup(t)
+	cr.Arm(0, func() {})
+	_, err := newStrategy(c, spec, "driver-a", abort(c)).Run(testCtx(t), release("v2"))
+	require.ErrorIs(t, err, strategy.ErrAborted)
+	n := cr.Disarm()
+	require.Equal(t, want, observe(t, c))
+
+	for k := 1; k < n; k++ {
+		t.Run(fmt.Sprintf("after write %d", k), func(t *testing.T) {
+			c, cr := setup(t)
+			ctx, cancel := context.WithCancel(testCtx(t))
+			cr.Arm(k, cancel)
+			_, err := newStrategy(c, spec, "driver-a", abort(c)).Run(ctx, release("v2"))
+			require.Error(t, err, "the first driver stops")
+			cr.Disarm()
+			_, err = newStrategy(c, spec, "driver-a", abort(c)).Run(testCtx(t), release("v2"))
+			require.ErrorIs(t, err, strategy.ErrAborted)
+			assert.Equal(t, want, observe(t, c))
+		})
+	}
+}

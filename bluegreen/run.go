@@ -93,7 +93,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 			break
 		}
 	}
-	if rec.Revision != rev || rec.Phase == "" || rec.Phase.Terminal() {
+	if rec.Revision != rev || !rec.InFlight() {
 		if err := rn.start(ctx); err != nil {
 			return nil, err
 		}

@@ -132,7 +132,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 		return nil, err
 	}
 	rec := d.Record()
-	if rec.Revision != rn.rel.Revision || rec.Phase == "" || rec.Phase.Terminal() {
+	if rec.Revision != rn.rel.Revision || !rec.InFlight() {
 		if err := rn.start(ctx); err != nil {
 			return nil, err
 		}

@@ -290,7 +290,7 @@ func (c *Control) request(ctx context.Context, app types.NamespacedName, q Reque
 // refusal says why a request that fits the release's phase cannot be
 // honoured now, so that it is refused rather than accepted and dropped.
 func refusal(r *Record, q Request) error {
-	inFlight := !r.Phase.Terminal() && r.Phase != ""
+	inFlight := r.InFlight()
 	refuse := func(why string) error { return &PhaseError{Action: q.Action, Phase: r.Phase, Why: why} }
 	switch q.Action {
 	case ActionAbort:

@@ -252,7 +252,7 @@ func (f *Flow) Save(ctx context.Context, edit func(*Record) error) error {
 // driver to a step that does not exist or skip to the end.
 func StepCheck(strategy, revision string, steps []string) func(*Record) error {
 	return func(r *Record) error {
-		if r.Strategy != strategy || r.Revision != revision || r.Phase == "" || r.Phase.Terminal() {
+		if r.Strategy != strategy || r.Revision != revision || !r.InFlight() {
 			return nil
 		}
 		if r.StepName == StepAborting {

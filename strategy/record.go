@@ -276,10 +276,16 @@ func (r *Record) clone() *Record {
 	return &out
 }
 
+// InFlight reports whether a release is under way: started and not ended,
+// or aborted with traffic back but its aborted revision not yet retired.
+func (r *Record) InFlight() bool {
+	return r.Phase != "" && !r.Phase.Terminal() || r.StepName == StepAborting
+}
+
 // Ended reports whether the release of revision has reached a terminal
 // phase with no Retry or Undo request asking for more.
 func (r *Record) Ended(revision string) bool {
-	if r.Revision != revision || !r.Phase.Terminal() {
+	if r.Revision != revision || !r.Phase.Terminal() || r.InFlight() {
 		return false
 	}
 	for _, q := range r.Requests {

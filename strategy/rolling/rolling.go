@@ -138,7 +138,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	if rec.Ended(rn.rel.Revision) {
 		return d.Recorded(ctx)
 	}
-	restart := rec.Revision == rn.rel.Revision && rec.Phase.Terminal() // a Retry or Undo is pending
+	restart := rec.Revision == rn.rel.Revision && !rec.InFlight() && rec.Phase != "" // a Retry or Undo is pending
 	if pending := firstRequest(rec, undo); pending != nil {
 		h, _ := rec.Find(pending.Revision)
 		if h.Workload != nil {

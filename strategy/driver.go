@@ -314,9 +314,29 @@ func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error
 
 // adopt makes r a copy of ours that keeps the requests of r.
 func adopt(r, ours *Record) {
-	reqs, seq := r.Requests, r.Seq
+	reqs, seq, uid := r.Requests, r.Seq, r.uid
 	*r = *ours.clone()
-	r.Requests, r.Seq = reqs, seq
+	r.Requests, r.Seq, r.uid = reqs, seq, uid
+}
+
+// OwnerMark is the value of AnnotationOwner on the objects this release
+// creates: the app and the UID of its release record.
+func (d *Driver) OwnerMark() string { return fmt.Sprintf("%s/%s", d.app.Name, d.Record().uid) }
+
+// Owns reports whether obj may be overwritten, scaled or deleted by this
+// app's releases: it carries the app's owner mark, or, written before
+// marks existed, it is labelled as this app's and runs a revision of the
+// release history.
+func (d *Driver) Owns(obj metav1.Object) bool {
+	if mark, ok := obj.GetAnnotations()[AnnotationOwner]; ok {
+		return mark == d.OwnerMark()
+	}
+	l := obj.GetLabels()
+	if l[LabelManagedBy] != ManagedBy || l[LabelApp] != d.app.Name {
+		return false
+	}
+	_, known := d.Record().Find(l[LabelRevision])
+	return known
 }
 
 func orNone(p Phase) Phase {

@@ -44,6 +44,9 @@ var (
 	// ErrNotApplicable means a control request does not apply to the
 	// release's current phase, such as Resume on a release that is not paused.
 	ErrNotApplicable = errors.New("request does not apply to the release's phase")
+	// ErrForeignObject means an object a release would overwrite or delete
+	// exists and does not carry the app's owner mark (AnnotationOwner).
+	ErrForeignObject = errors.New("object is not this app's")
 	// ErrSuperseded means a newer revision replaced the one being run.
 	ErrSuperseded = errors.New("release superseded by a newer revision")
 )
@@ -192,3 +195,18 @@ func (e *WatchError) Error() string { return "watching the cluster: " + e.Err.Er
 
 // Unwrap returns the watch's error.
 func (e *WatchError) Unwrap() error { return e.Err }
+
+// ForeignObjectError is an object in the way of a release that switchyard
+// did not create for the app: it is left as it is. It matches
+// ErrForeignObject.
+type ForeignObjectError struct {
+	Kind, Namespace, Name string
+}
+
+func (e *ForeignObjectError) Error() string {
+	return fmt.Sprintf("%s %s/%s exists and is not this app's (no %s mark of its release record): "+
+		"rename or delete it, or choose another app name", e.Kind, e.Namespace, e.Name, AnnotationOwner)
+}
+
+// Is reports whether target is ErrForeignObject.
+func (e *ForeignObjectError) Is(target error) bool { return target == ErrForeignObject }

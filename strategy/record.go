@@ -33,6 +33,11 @@ const (
 	RecordSchema = 1
 )
 
+// AnnotationOwner marks an object switchyard created for an app's
+// releases: "<app>/<UID of the release record>". switchyard overwrites,
+// scales and deletes only objects with its app's mark (see OwnerMark).
+const AnnotationOwner = "switchyard.dev/owner"
+
 // RecordName returns the name of the ConfigMap that holds app's release
 // record.
 func RecordName(app string) string { return app + ".switchyard" }
@@ -90,6 +95,9 @@ type Record struct {
 	Measurements []Measurement `json:"measurements,omitempty"`
 	// State is the strategy's own state, opaque to the shared code.
 	State json.RawMessage `json:"state,omitempty"`
+
+	// uid is the record ConfigMap's UID, which owner marks name.
+	uid types.UID
 }
 
 // Lease is the right of one driver to run a release. It lapses Duration

@@ -48,6 +48,7 @@ func decodeRecord(app types.NamespacedName, cm *corev1.ConfigMap) (*Record, erro
 	if problems := r.problems(); len(problems) > 0 {
 		return nil, bad(strings.Join(problems, "; "), ErrCorruptRecord)
 	}
+	r.uid = cm.UID
 	return &r, nil
 }
 
@@ -198,6 +199,7 @@ func (s *store) updateFrom(ctx context.Context, app types.NamespacedName, known 
 			return fmt.Errorf("writing release record of %s: %w", app, err)
 		}
 		out, rv = r, written.ResourceVersion
+		out.uid = written.UID
 		return nil
 	})
 	if err != nil {

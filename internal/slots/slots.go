@@ -73,7 +73,7 @@ func (s *Slots) Deployment(slot string, rel strategy.Release, replicas int32) *a
 		ObjectMeta: metav1.ObjectMeta{
 			Name: Name(app.Name, slot), Namespace: app.Namespace,
 			Labels:      labels.Merge(w.Labels, map[string]string{strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelManagedBy: strategy.ManagedBy}),
-			Annotations: w.Annotations,
+			Annotations: labels.Merge(w.Annotations, map[string]string{strategy.AnnotationOwner: s.Driver.OwnerMark()}),
 		},
 		Spec: *spec,
 	}
@@ -221,15 +221,22 @@ func (s *Slots) Deploy(ctx context.Context, slot string, rel strategy.Release, r
 		c.SetLabels(labels.Merge(c.GetLabels(), map[string]string{
 			strategy.LabelApp: app.Name, strategy.LabelSlot: slot, strategy.LabelRevision: rev, strategy.LabelManagedBy: strategy.ManagedBy,
 		}))
+		c.SetAnnotations(labels.Merge(c.GetAnnotations(), map[string]string{strategy.AnnotationOwner: s.Driver.OwnerMark()}))
 		resource := "configmaps"
 		if kind == "Secret" {
 			resource = "secrets"
+		}
+		if err := s.mustOwn(ctx, resource, c.GetName()); err != nil {
+			return err
 		}
 		if err := s.Apply(ctx, resource, c.Object, c.GetName()); err != nil {
 			return err
 		}
 	}
 	dep := s.Deployment(slot, rel, replicas)
+	if err := s.mustOwn(ctx, "deployments", dep.Name); err != nil {
+		return err
+	}
 	if err := s.Apply(ctx, "deployments", dep, dep.Name); err != nil {
 		return err
 	}
@@ -249,6 +256,9 @@ func (s *Slots) collectCompanions(ctx context.Context, slot, keep string) error 
 			return err
 		}
 		for _, c := range cms.Items {
+			if !s.Driver.Owns(&c) {
+				continue // labelled like a companion, but not this app's
+			}
 			if err := kube.CoreV1().ConfigMaps(app.Namespace).Delete(ctx, c.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
@@ -258,6 +268,9 @@ func (s *Slots) collectCompanions(ctx context.Context, slot, keep string) error 
 			return err
 		}
 		for _, sec := range secs.Items {
+			if !s.Driver.Owns(&sec) {
+				continue
+			}
 			if err := kube.CoreV1().Secrets(app.Namespace).Delete(ctx, sec.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
@@ -269,6 +282,11 @@ func (s *Slots) collectCompanions(ctx context.Context, slot, keep string) error 
 // Scale sets a Deployment's replicas with a merge patch; a missing
 // Deployment is left alone.
 func (s *Slots) Scale(ctx context.Context, name string, replicas int32) error {
+	if name == Name(s.App.Name, Blue) || name == Name(s.App.Name, Green) {
+		if err := s.mustOwn(ctx, "deployments", name); err != nil {
+			return err
+		}
+	}
 	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
 	return s.Driver.Retry(ctx, func(ctx context.Context) error {
 		dep, err := s.Kube.AppsV1().Deployments(s.App.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
@@ -302,6 +320,60 @@ func (s *Slots) LabelPods(ctx context.Context, slot string, labels, annotations 
 		if err != nil {
 			return fmt.Errorf("labelling pod %s: %w", p.Name, err)
 		}
+	}
+	return nil
+}
+
+// mustOwn returns a *strategy.ForeignObjectError when an object named name
+// exists that this app's releases did not create; a missing one is fine.
+// A slot's Deployment is judged from the cache, where the app's own are.
+func (s *Slots) mustOwn(ctx context.Context, resource, name string) error {
+	ns := s.App.Namespace
+	if resource == "deployments" && s.Deploys != nil {
+		if d, ok := s.Deploys.Get(ns, name); ok {
+			if s.Driver.Owns(d) {
+				return nil
+			}
+			return &strategy.ForeignObjectError{Kind: "Deployment", Namespace: ns, Name: name}
+		}
+	}
+	var obj metav1.Object
+	kind := ""
+	err := s.Driver.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		switch resource {
+		case "deployments":
+			kind = "Deployment"
+			var d *appsv1.Deployment
+			if d, err = s.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+				obj = d
+			}
+		case "configmaps":
+			kind = "ConfigMap"
+			var c *corev1.ConfigMap
+			if c, err = s.Kube.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+				obj = c
+			}
+		case "secrets":
+			kind = "Secret"
+			var c *corev1.Secret
+			if c, err = s.Kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+				obj = c
+			}
+		}
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s %s/%s: %w", resource, ns, name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if obj != nil && !s.Driver.Owns(obj) {
+		return &strategy.ForeignObjectError{Kind: kind, Namespace: ns, Name: name}
 	}
 	return nil
 }

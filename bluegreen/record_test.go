@@ -212,7 +212,6 @@ func TestTransientErrorsOnPreflightReadsAreRetried(t *testing.T) {
 	assert.Contains(t, err.Error(), "Service web")
 }
 
-
 // TestForbiddenWatchFailsTheReleaseAtOnce: without the "watch" permission
 // on pods a release used to wait its whole progress deadline and then
 // blame availability; it now stops with the watch's error.

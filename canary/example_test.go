@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/analysis"
 	"github.com/switchyard-dev/switchyard/analysis/prometheus"
@@ -19,7 +24,8 @@ import (
 // cluster and a Prometheus.)
 func Example() {
 	ctx := context.Background()
-	clients, err := strategy.NewClients(nil) // a *rest.Config of the cluster
+	var cfg *rest.Config // the cluster's, from k8s.io/client-go/tools/clientcmd
+	clients, err := strategy.NewClients(cfg)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -42,6 +48,14 @@ func Example() {
 			canary.SetWeight{Percent: 100},
 		},
 	})
-	res, err := s.Run(ctx, strategy.Release{App: route, Revision: "v2", Workload: workload("v2", 10)})
+	web := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](10),
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:v2"}}},
+		},
+	}}
+	res, err := s.Run(ctx, strategy.Release{App: route, Revision: "v2", Workload: web})
 	fmt.Println(res, err)
 }

@@ -1,6 +1,8 @@
 package strategy
 
 import (
+	"errors"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -35,6 +37,9 @@ const (
 // (QPS and Burst zero, and no RateLimiter) gets DefaultQPS and
 // DefaultBurst; set them on cfg to choose others.
 func NewClients(cfg *rest.Config) (Clients, error) {
+	if cfg == nil {
+		return Clients{}, errors.New("strategy.NewClients: no *rest.Config (load one with k8s.io/client-go/tools/clientcmd)")
+	}
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 && cfg.RateLimiter == nil {
 		cfg.QPS = DefaultQPS

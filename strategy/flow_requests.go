@@ -288,7 +288,6 @@ func (f *Flow) rollBack(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	f.d.Emit(ctx, Event{Type: EventTraffic, Message: fmt.Sprintf("traffic back on %s", f.d.Record().Stable)})
 	return f.finishAbort(ctx)
 }
 

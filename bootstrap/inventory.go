@@ -147,8 +147,13 @@ func (st *inventoryStore) write(ctx context.Context, inv *inventory) error {
 		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	}
 	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-		// Written by someone else since it was read: trying again with
-		// what was read cannot succeed.
+		// Either an earlier try of this write took effect and its answer
+		// was lost (the inventory holds exactly what was sent), or someone
+		// else wrote since it was read, and trying again cannot succeed.
+		if now, gerr := cms.Get(ctx, cm.Name, metav1.GetOptions{}); gerr == nil && now.Data[InventoryKey] == string(raw) {
+			st.rv = now.ResourceVersion
+			return nil
+		}
 		return backoff.Permanent(fmt.Errorf("writing inventory %s/%s: %w", st.app.Namespace, cm.Name, err))
 	}
 	if err != nil {

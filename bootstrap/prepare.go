@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cenkalti/backoff/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/validate/content"
@@ -96,7 +97,7 @@ func (s *Strategy) prepare(ctx context.Context, r strategy.Release) (*bundle, er
 			crds[gk] = i
 		}
 	}
-	if err := s.resolveKinds(b, crds, &v); err != nil {
+	if err := s.resolveKinds(ctx, b, crds, &v); err != nil {
 		return nil, err
 	}
 	for i, u := range b.desired {
@@ -216,7 +217,7 @@ func hashObject(u *unstructured.Unstructured) (string, error) {
 
 // resolveKinds finds where each object is served. A kind no resource
 // serves is an error unless a CRD in the bundle defines it.
-func (s *Strategy) resolveKinds(b *bundle, crds map[schema.GroupKind]int, v *strategy.Validator) error {
+func (s *Strategy) resolveKinds(ctx context.Context, b *bundle, crds map[schema.GroupKind]int, v *strategy.Validator) error {
 	reset := false
 	statusByGV := map[schema.GroupVersion]map[string]bool{}
 	for i, u := range b.desired {
@@ -237,20 +238,20 @@ func (s *Strategy) resolveKinds(b *bundle, crds map[schema.GroupKind]int, v *str
 				v.Add(objPath(i)+".apiVersion", u.GetAPIVersion(), "is not a version %s serves", b.g0ref(j))
 			}
 		}
-		mapping, err := s.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		mapping, err := s.restMapping(ctx, gvk)
 		if meta.IsNoMatchError(err) && !reset && info.crd < 0 {
 			// Kinds installed since the mapper last looked are found
 			// after a reset.
 			s.clients.Mapper.Reset()
 			reset = true
-			mapping, err = s.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			mapping, err = s.restMapping(ctx, gvk)
 		}
 		switch {
 		case err == nil:
 			info.gvr = mapping.Resource
 			info.namespaced = mapping.Scope.Name() == meta.RESTScopeNameNamespace
 			if info.crd < 0 && !builtIn(gvk) {
-				info.needsStatus, err = s.hasStatus(mapping.Resource, statusByGV)
+				info.needsStatus, err = s.hasStatus(ctx, mapping.Resource, statusByGV)
 				if err != nil {
 					return err
 				}
@@ -267,6 +268,27 @@ func (s *Strategy) resolveKinds(b *bundle, crds map[schema.GroupKind]int, v *str
 	return nil
 }
 
+// restMapping finds the resource of gvk, retrying transient discovery
+// errors: the mapper caches what discovery answered, so it is reset before
+// each new try.
+func (s *Strategy) restMapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	var mapping *meta.RESTMapping
+	tried := false
+	err := s.cfg.Retry(ctx, func(context.Context) error {
+		if tried {
+			s.clients.Mapper.Reset()
+		}
+		tried = true
+		var err error
+		mapping, err = s.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	})
+	return mapping, err
+}
+
 // g0ref names object j before the graph exists.
 func (b *bundle) g0ref(j int) string { return RefOf(b.desired[j]).String() }
 
@@ -274,14 +296,19 @@ func builtIn(gvk schema.GroupVersionKind) bool { return clientgoscheme.Scheme.Re
 
 // hasStatus reports whether a resource has a status subresource, from
 // discovery (one request per group version).
-func (s *Strategy) hasStatus(gvr schema.GroupVersionResource, cache map[schema.GroupVersion]map[string]bool) (bool, error) {
+func (s *Strategy) hasStatus(ctx context.Context, gvr schema.GroupVersionResource, cache map[schema.GroupVersion]map[string]bool) (bool, error) {
 	gv := gvr.GroupVersion()
 	subs, ok := cache[gv]
 	if !ok {
 		if s.clients.Discovery == nil {
 			return false, nil
 		}
-		list, err := s.clients.Discovery.ServerResourcesForGroupVersion(gv.String())
+		var list *metav1.APIResourceList
+		err := s.cfg.Retry(ctx, func(context.Context) error {
+			var err error
+			list, err = s.clients.Discovery.ServerResourcesForGroupVersion(gv.String())
+			return err
+		})
 		if err != nil {
 			return false, fmt.Errorf("discovering %s: %w", gv, err)
 		}

@@ -129,6 +129,7 @@ func startKeeper(d *Driver) *keeper {
 	idle, busy, done := Track(d.cfg.Clock)
 	retry := d.store.retry
 	retry.Idle = func() func() { idle(); return busy }
+	retry.Max = max(lease/8, time.Millisecond) // keep trying well inside the lease
 	k.store = &store{kube: d.store.kube, retry: retry}
 	go k.loop(idle, busy, done)
 	return k

@@ -113,18 +113,27 @@ func encodeRecord(r *Record) (string, error) {
 // get reads the record once and returns it with the resourceVersion it was
 // read at.
 func (s *store) get(ctx context.Context, app types.NamespacedName) (*Record, string, error) {
-	cm, err := s.kube.CoreV1().ConfigMaps(app.Namespace).Get(ctx, RecordName(app.Name), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, "", fmt.Errorf("release %s: %w", app, ErrNoRecord)
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("reading release record of %s: %w", app, err)
-	}
-	r, err := decodeRecord(app, cm)
+	r, cm, err := s.read(ctx, app)
 	if err != nil {
 		return nil, "", err
 	}
 	return r, cm.ResourceVersion, nil
+}
+
+// read is get that also returns the ConfigMap.
+func (s *store) read(ctx context.Context, app types.NamespacedName) (*Record, *corev1.ConfigMap, error) {
+	cm, err := s.kube.CoreV1().ConfigMaps(app.Namespace).Get(ctx, RecordName(app.Name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil, fmt.Errorf("release %s: %w", app, ErrNoRecord)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading release record of %s: %w", app, err)
+	}
+	r, err := decodeRecord(app, cm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, cm, nil
 }
 
 // load is get, retried on transient errors.
@@ -151,6 +160,7 @@ func (s *store) update(ctx context.Context, app types.NamespacedName, create boo
 func (s *store) updateFrom(ctx context.Context, app types.NamespacedName, known *Record, knownRV string, create bool, mutate func(*Record) error) (*Record, string, error) {
 	var out *Record
 	var rv string
+	sent := "" // the record last sent, when its answer was lost
 	err := s.retry.Do(ctx, func(ctx context.Context) error {
 		var r *Record
 		var readRV string
@@ -159,7 +169,18 @@ func (s *store) updateFrom(ctx context.Context, app types.NamespacedName, known 
 			r, readRV, err = known.clone(), knownRV, nil
 			known = nil // once: after a conflict, read
 		} else {
-			r, readRV, err = s.get(ctx, app)
+			var cm *corev1.ConfigMap
+			r, cm, err = s.read(ctx, app)
+			if err == nil {
+				readRV = cm.ResourceVersion
+				if sent != "" && cm.Data[RecordKey] == sent {
+					// The write whose answer was lost took effect: the
+					// record holds exactly what was sent (its times are
+					// exact to the nanosecond).
+					out, rv = r, readRV
+					return nil
+				}
+			}
 		}
 		exists := err == nil
 		switch {
@@ -196,6 +217,9 @@ func (s *store) updateFrom(ctx context.Context, app types.NamespacedName, known 
 			}
 		}
 		if err != nil {
+			if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
+				sent = data // the server may have written it and the answer got lost
+			}
 			return fmt.Errorf("writing release record of %s: %w", app, err)
 		}
 		out, rv = r, written.ResourceVersion

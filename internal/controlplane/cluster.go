@@ -65,7 +65,7 @@ func kwokNode(name string) *corev1.Node {
 			"kubernetes.io/os":       "linux",
 			"kubernetes.io/arch":     runtime.GOARCH,
 		},
-	}}
+	}, Status: corev1.NodeStatus{Capacity: NodeCapacity(), Allocatable: NodeCapacity()}}
 }
 
 // waitNodes waits until n kwok Nodes are Ready, removing the not-ready taint

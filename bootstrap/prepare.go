@@ -280,13 +280,38 @@ func (s *Strategy) restMapping(ctx context.Context, gvk schema.GroupVersionKind)
 		}
 		tried = true
 		var err error
-		mapping, err = s.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		mapping, err = untilDone(ctx, func() (*meta.RESTMapping, error) {
+			return s.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		})
 		if meta.IsNoMatchError(err) {
 			return backoff.Permanent(err)
 		}
 		return err
 	})
 	return mapping, err
+}
+
+// untilDone calls f, which takes no context (discovery, the REST mapper),
+// and returns when it does or when ctx ends, whichever is first: a server
+// that does not answer cannot hold a run past its context. f's results are
+// dropped if ctx ended first; the client's own timeout ends its request.
+func untilDone[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // g0ref names object j before the graph exists.
@@ -304,9 +329,11 @@ func (s *Strategy) hasStatus(ctx context.Context, gvr schema.GroupVersionResourc
 			return false, nil
 		}
 		var list *metav1.APIResourceList
-		err := s.cfg.Retry(ctx, func(context.Context) error {
+		err := s.cfg.Retry(ctx, func(ctx context.Context) error {
 			var err error
-			list, err = s.clients.Discovery.ServerResourcesForGroupVersion(gv.String())
+			list, err = untilDone(ctx, func() (*metav1.APIResourceList, error) {
+				return s.clients.Discovery.ServerResourcesForGroupVersion(gv.String())
+			})
 			return err
 		})
 		if err != nil {

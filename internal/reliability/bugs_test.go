@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,16 +18,6 @@ import (
 	"github.com/switchyard-dev/switchyard/bootstrap"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
-
-// knownBug skips a test that shows a library bug not fixed yet, unless
-// SWITCHYARD_RELIABILITY_BUGS is set: the suite stays green, and the bug
-// is one command away.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("SWITCHYARD_RELIABILITY_BUGS") == "" {
-		t.Skipf("known library bug, run with SWITCHYARD_RELIABILITY_BUGS=1 to see it fail: %s", what)
-	}
-}
 
 // isDiscovery accepts the discovery requests: /api, /apis and their group
 // versions.
@@ -180,13 +169,12 @@ func TestLostAnswerToAnInventoryWrite(t *testing.T) {
 
 // TestBootstrapReturnsWhenItsContextEnds holds the first discovery request
 // of a bootstrap for ten seconds (a server that does not answer) and ends
-// the Run's context after half a second. Run should return at once; it
-// returns only when the held request ends, because the kinds of the bundle
+// the Run's context after half a second. Run must return at once; it used
+// to return only when the held request ended, because the kinds of the bundle
 // are looked up through the REST mapper and discovery, which take no
 // context, before the first write: a hung API server holds Run past its
 // context for as long as the discovery client's timeout (32 s by default).
 func TestBootstrapReturnsWhenItsContextEnds(t *testing.T) {
-	knownBug(t, "bootstrap/prepare.go: discovery and REST mapping calls ignore the Run's context")
 	controlplaneOrSkip(t)
 	t.Parallel()
 	e := newEnv(t, "rel-bug-discovery-context", false)

@@ -254,3 +254,33 @@ func TestRecordShowsWhereTheReleaseWaitsAndWhyItStopped(t *testing.T) {
 	assert.Contains(t, st.Message, "forbidden")
 	assert.Empty(t, st.Lease.Holder, "any driver may continue at once")
 }
+
+// TestNoRequestLeftBehindAfterATakeover: a driver that takes over a
+// release of its own revision from a stopped one sends no Replace for it,
+// and the finished record holds no pending request.
+func TestNoRequestLeftBehindAfterATakeover(t *testing.T) {
+	ctx := testCtx(t)
+	c := newCluster(t)
+	_, err := newStrategy(c, baseSpec(), "driver-a").Run(ctx, release("v1"))
+	require.NoError(t, err)
+	spec := baseSpec()
+	spec.ManualPromotion = true
+	stopped, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = newStrategy(c, spec, "driver-a").Run(stopped, release("v2"))
+	}()
+	waitPhase(t, c, strategy.PhasePaused)
+	stop()
+	<-done
+	control := strategy.NewControl(c.Clients().Kube, strategy.WithClock(c.Clock()), strategy.WithIdentity("operator"))
+	require.NoError(t, control.Replace(ctx, app, "v2"), "Replace for the revision in flight is a no-op")
+	require.NoError(t, control.Promote(ctx, app))
+	res, err := newStrategy(c, spec, "driver-b").Run(ctx, release("v2"))
+	require.NoError(t, err)
+	assert.Equal(t, strategy.PhaseSucceeded, res.Phase)
+	st, err := control.Status(ctx, app)
+	require.NoError(t, err)
+	assert.Empty(t, st.Pending, "no request is left in the finished record")
+}

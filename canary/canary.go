@@ -96,6 +96,17 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	if s.spec.Router == nil {
 		return v.Err()
 	}
+	if err := s.validateRouted(ctx, r, svc, &v); err != nil {
+		return err
+	}
+	return v.Err()
+}
+
+// validateRouted checks what a release through a router needs: a stable
+// Service that selects one slot once a slot runs, the canary Service, and
+// the router's own objects.
+func (s *Strategy) validateRouted(ctx context.Context, r strategy.Release, svc *corev1.Service, v *strategy.Validator) error {
+	ns, pods := r.App.Namespace, r.Workload.Spec.Template.Labels
 	if svc != nil && svc.Name != "" && traffic.Slot(svc) == "" {
 		// Before the first release the stable Service is pointed at the
 		// first slot; once a slot runs, one that selects both would send
@@ -136,7 +147,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 			v.Add("spec.router."+f.Path, f.Value, "%s", f.Message)
 		}
 	}
-	return v.Err()
+	return nil
 }
 
 // Plan reports the steps a Run would take.

@@ -2,6 +2,7 @@ package canary_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,4 +103,39 @@ func TestEventsCarryTypedFields(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"deploy", "SetWeight", "Pause", "SetWeight", "promote", "scale-down"}, kinds)
 	assert.Equal(t, []int32{25, 50, 100}, weights)
+}
+
+// TestNoBusyLoopAfterAnInconclusiveBackgroundAnalysis: once a background
+// analysis that could not decide has been judged (a person promoted), the
+// release waits on: an indefinite pause after it blocks once instead of
+// waking again and again on the finished analysis.
+func TestNoBusyLoopAfterAnInconclusiveBackgroundAnalysis(t *testing.T) {
+	e := newEnv(t, routingNamed("GatewayHTTPRoute"))
+	undecided := strategy.Check{Name: "undecided", Func: func(context.Context, strategy.CheckInput) error {
+		return fmt.Errorf("no data: %w", strategy.ErrInconclusive)
+	}}
+	spec := e.spec(canary.SetWeight{Percent: 10}, canary.Pause{Duration: time.Minute}, canary.Pause{}, canary.SetWeight{Percent: 100})
+	spec.Background = &canary.Background{StartingStep: 0, Checks: []strategy.Check{undecided}}
+	e.install(spec)
+	control := strategy.NewControl(e.cl.Kube, strategy.WithIdentity("operator"), strategy.WithClock(e.c.Clock()))
+	var waits atomic.Int32
+	var decided atomic.Int32
+	obs := strategy.WithObserver(func(ev strategy.Event) {
+		if ev.Type == strategy.EventWaiting && ev.StepName == "2-Pause" {
+			waits.Add(1)
+		}
+		if ev.Type == strategy.EventPhaseChanged && ev.Phase == strategy.PhasePaused {
+			n := decided.Add(1)
+			go func() {
+				if n == 2 { // the indefinite pause: let it wait a simulated hour first
+					<-e.c.Clock().After(time.Hour)
+				}
+				assert.NoError(t, control.Promote(context.Background(), app))
+			}()
+		}
+	})
+	_, err := e.strategy(spec, "driver-a", obs).Run(testCtx(t), release("v2"))
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, decided.Load(), "paused for the inconclusive analysis, then at the indefinite pause")
+	assert.LessOrEqual(t, waits.Load(), int32(2), "the indefinite pause blocked instead of spinning")
 }

@@ -65,14 +65,15 @@ type FlowHooks struct {
 // progress deadlines in one place. A strategy declares its steps and
 // hooks; it never handles a request itself.
 type Flow struct {
-	d       *Driver
-	steps   []FlowStep
-	hooks   FlowHooks
-	carry   []func(*Record) error
-	running map[*checkRun]context.CancelFunc
-	bg      *background
-	full    bool // a PromoteFull arrived during a wait that could not end
-	cur     int  // the step running, -1 before the first
+	d        *Driver
+	steps    []FlowStep
+	hooks    FlowHooks
+	carry    []func(*Record) error
+	running  map[*checkRun]context.CancelFunc
+	bg       *background
+	bgJudged bool // the background checks failed and were judged
+	full     bool // a PromoteFull arrived during a wait that could not end
+	cur      int  // the step running, -1 before the first
 }
 
 // NewFlow returns the flow of the release d drives.

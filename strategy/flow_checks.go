@@ -155,10 +155,11 @@ func (b *background) hasFailed() bool {
 
 // StartBackground starts checks that run until the release is promoted or
 // ends; the first that fails aborts the release at once, wherever it
-// waits (one that cannot decide pauses it once for a decision). Starting
-// again while they run does nothing.
+// waits (one that cannot decide pauses it once for a decision, and the
+// steps then go on without it). Starting again while they run, or once
+// they have been judged, does nothing.
 func (f *Flow) StartBackground(ctx context.Context, name string, checks []Check, in CheckInput) {
-	if f.bg != nil || len(checks) == 0 {
+	if f.bg != nil || f.bgJudged || len(checks) == 0 {
 		return
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -216,6 +217,7 @@ func (f *Flow) judgeBackground(ctx context.Context) error {
 	err := b.err
 	b.mu.Unlock()
 	f.stopBackground()
+	f.bgJudged = true // judged once: the steps go on without it
 	f.d.Emit(ctx, Event{Type: EventCheck, Message: "background analysis failed", Err: err})
 	return f.Judge(ctx, err)
 }

@@ -2,6 +2,8 @@ package canary_test
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,11 +62,20 @@ func TestScaleDownDelaysAndMinPods(t *testing.T) {
 	spec.Steps = []canary.Step{canary.SetWeight{Percent: 50}, canary.Pause{}}
 	spec.AbortScaleDownDelay = ptr.To(time.Minute)
 	done := make(chan *strategy.Result, 1)
-	go func() { res, _ := e.strategy(spec, "driver-a").Run(testCtx(t), release("v3")); done <- res }()
+	back := make(chan struct{})
+	var once sync.Once
+	// The abort is recorded before traffic moves; the strategy says when
+	// it has moved, and the data plane is looked at then.
+	onBack := strategy.WithObserver(func(ev strategy.Event) {
+		if ev.Type == strategy.EventTraffic && strings.Contains(ev.Message, "back on stable") {
+			once.Do(func() { close(back) })
+		}
+	})
+	go func() { res, _ := e.strategy(spec, "driver-a", onBack).Run(testCtx(t), release("v3")); done <- res }()
 	waitPhase(t, e.c, strategy.PhasePaused)
 	control := strategy.NewControl(e.cl.Kube, strategy.WithIdentity("operator"), strategy.WithClock(e.c.Clock()))
 	require.NoError(t, control.Abort(testCtx(t), app))
-	waitPhase(t, e.c, strategy.PhaseAborted)
+	<-back
 	require.NoError(t, e.c.WaitIdle(testCtx(t)))
 	mid := e.observe()
 	assert.Equal(t, map[string]float64{"v2": 1}, mid.Serving, "traffic went back at once")

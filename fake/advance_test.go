@@ -43,7 +43,7 @@ func TestAutoAdvanceParticipantWaitsForPodAndTimer(t *testing.T) {
 			readyAt = clk.Now()
 		}
 	}
-	assert.Equal(t, DefaultStartTime.Add(10*time.Second), readyAt)
+	assert.Equal(t, DefaultStartTime().Add(10*time.Second), readyAt)
 
 	pauseAsParticipant(t, clk, idleFn, busy, time.Hour)
 	assert.Equal(t, readyAt.Add(time.Hour), clk.Now())
@@ -60,5 +60,5 @@ func TestAutoAdvanceWaitsForDelayedCalls(t *testing.T) {
 	_, err := c.Clients().Kube.CoreV1().ConfigMaps("default").Get(context.Background(), "x", metav1.GetOptions{})
 	busy()
 	require.Error(t, err)
-	assert.Equal(t, DefaultStartTime.Add(30*time.Second), c.Clock().Now())
+	assert.Equal(t, DefaultStartTime().Add(30*time.Second), c.Clock().Now())
 }

@@ -2,6 +2,7 @@ package fake
 
 import (
 	"container/heap"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,9 +10,9 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// DefaultStartTime is the time a Cluster's clock shows when it is created
-// without WithStartTime.
-var DefaultStartTime = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+// DefaultStartTime returns the time a Cluster's clock shows when it is
+// created without WithStartTime: 2026-01-01T00:00:00Z.
+func DefaultStartTime() time.Time { return time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC) }
 
 // Clock is a fake clock.WithTicker. Time moves only when Step or SetTime is
 // called, or, in auto-advance mode, when every tracked participant is idle
@@ -70,6 +71,8 @@ func (c *Clock) NewTimer(d time.Duration) clock.Timer {
 
 // AfterFunc calls f in its own goroutine once d of fake time has passed.
 // A running callback counts as pending work for auto-advance and WaitIdle.
+// The timer fires when f starts: Stop reports true, and f does not run,
+// until then, even once the clock has passed d.
 func (c *Clock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	w := &waiter{clock: c, fn: f}
 	c.add(w, d)
@@ -187,6 +190,11 @@ func (c *Clock) advanceToNext() bool {
 }
 
 func (c *Clock) add(w *waiter, d time.Duration) {
+	if w.npc == 0 {
+		// Who made the timer, for stall reports: skip runtime.Callers,
+		// add and the exported method.
+		w.npc = runtime.Callers(3, w.pcs[:])
+	}
 	c.mu.Lock()
 	w.target = c.now.Add(d)
 	c.seq++
@@ -206,8 +214,18 @@ func (c *Clock) add(w *waiter, d time.Duration) {
 }
 
 // remove takes w off the heap; it reports whether w was pending.
+// An AfterFunc whose callback has not started yet is still pending: its
+// callback is cancelled, as if Stop had come first.
 func (c *Clock) remove(w *waiter) bool {
 	c.mu.Lock()
+	if f := w.firing; f != nil {
+		w.firing = nil
+		f.cancelled = true
+		c.mu.Unlock()
+		c.running.Add(-1)
+		c.adv.bumpNotify()
+		return true
+	}
 	defer c.mu.Unlock()
 	if w.index < 0 {
 		return false
@@ -215,6 +233,10 @@ func (c *Clock) remove(w *waiter) bool {
 	heap.Remove(&c.waiters, w.index)
 	return true
 }
+
+// firing is an AfterFunc callback on its way to run; guarded by the
+// clock's mu.
+type firing struct{ cancelled bool }
 
 // waiter is a pending timer, ticker or AfterFunc.
 type waiter struct {
@@ -225,14 +247,33 @@ type waiter struct {
 	period time.Duration
 	ch     chan time.Time
 	fn     func()
+	firing *firing    // the callback's goroutine, until it starts
+	pcs    [6]uintptr // callers that made it
+	npc    int
 }
 
+// fire delivers t. An AfterFunc's callback runs in a goroutine of its
+// own; the timer fires when the callback starts, so a Stop before that
+// still stops it (see remove).
 func (w *waiter) fire(t time.Time) {
 	if w.fn != nil {
 		c := w.clock
+		f := &firing{}
+		c.mu.Lock()
+		w.firing = f
+		c.mu.Unlock()
 		c.running.Add(1)
 		c.adv.bump()
 		go func() {
+			c.mu.Lock()
+			run := !f.cancelled
+			if run && w.firing == f {
+				w.firing = nil
+			}
+			c.mu.Unlock()
+			if !run {
+				return // stopped before it started; remove ended it
+			}
 			defer func() {
 				c.running.Add(-1)
 				c.adv.bumpNotify()

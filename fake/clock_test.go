@@ -13,7 +13,7 @@ import (
 var _ clock.WithTicker = (*Clock)(nil)
 
 func TestClockTimers(t *testing.T) {
-	c := NewClock(DefaultStartTime)
+	c := NewClock(DefaultStartTime())
 	timer := c.NewTimer(time.Second)
 	tick := c.NewTicker(2 * time.Second)
 	var fired atomic.Int32
@@ -28,9 +28,9 @@ func TestClockTimers(t *testing.T) {
 	default:
 	}
 	c.Step(time.Millisecond)
-	assert.Equal(t, DefaultStartTime.Add(time.Second), <-timer.C())
+	assert.Equal(t, DefaultStartTime().Add(time.Second), <-timer.C())
 	c.Step(2 * time.Second)
-	assert.Equal(t, DefaultStartTime.Add(3*time.Second), <-tick.C(), "a ticker delivers the latest tick only")
+	assert.Equal(t, DefaultStartTime().Add(3*time.Second), <-tick.C(), "a ticker delivers the latest tick only")
 	<-done
 	assert.Equal(t, int32(1), fired.Load())
 	tick.Stop()
@@ -52,7 +52,7 @@ func TestAutoAdvanceNeedsAParticipant(t *testing.T) {
 		t.Fatal("time moved with no participant")
 	case <-wait.C:
 	}
-	assert.Equal(t, DefaultStartTime, c.Clock().Now())
+	assert.Equal(t, DefaultStartTime(), c.Clock().Now())
 }
 
 func TestAutoAdvanceRunsAnHourOfPausesPromptly(t *testing.T) {
@@ -64,7 +64,7 @@ func TestAutoAdvanceRunsAnHourOfPausesPromptly(t *testing.T) {
 		pauseAsParticipant(t, clk, idleFn, busy, 5*time.Minute)
 	}
 	done()
-	assert.Equal(t, DefaultStartTime.Add(time.Hour), clk.Now())
+	assert.Equal(t, DefaultStartTime().Add(time.Hour), clk.Now())
 }
 
 func TestAutoAdvanceStaysBusy(t *testing.T) {
@@ -80,5 +80,27 @@ func TestAutoAdvanceStaysBusy(t *testing.T) {
 	case <-wait.C:
 	}
 	done()
-	require.Equal(t, DefaultStartTime, clk.Now())
+	require.Equal(t, DefaultStartTime(), clk.Now())
+}
+
+// TestAfterFuncStopsUntilItsCallbackStarts checks that Stop cancels an
+// AfterFunc whose time has come but whose callback has not started, and
+// that one it cannot stop runs to the end.
+func TestAfterFuncStopsUntilItsCallbackStarts(t *testing.T) {
+	cl := newTestCluster(t)
+	c := cl.Clock()
+	var ran atomic.Int32
+	stopped := 0
+	for i := 0; i < 200; i++ {
+		timer := c.AfterFunc(time.Second, func() { ran.Add(1) })
+		c.Step(time.Second)
+		if timer.Stop() {
+			stopped++
+		}
+	}
+	idle(t, cl)
+	t.Logf("%d of 200 callbacks stopped after their time came", stopped)
+	assert.Equal(t, 200-stopped, int(ran.Load()), "a stopped callback never runs, any other does")
+	assert.Zero(t, c.running.Load())
+	assert.False(t, c.HasWaiters())
 }

@@ -78,6 +78,7 @@ func NewCluster(opts ...Option) *Cluster {
 		behaviors: map[string]Behavior{},
 	}
 	c.clock.adv.setQuiet(cfg.quiet)
+	c.clock.adv.setStall(cfg.stallTimeout, cfg.stallLog)
 	c.store = newStore(c.kinds, c.clock, c.clock.adv.bump)
 	c.store.shutdown = cfg.podShutdown
 	c.queue = newQueue(c.clock)
@@ -94,13 +95,26 @@ func NewCluster(opts ...Option) *Cluster {
 	c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.disc))
 
 	c.seed()
-	c.clock.adv.addGate(func() bool { return c.queue.busy() || c.inflight.Load() > 0 })
+	c.addGates()
 	c.wg.Add(1)
 	go c.work()
 	if cfg.autoAdvance {
 		c.clock.SetAutoAdvance(true)
 	}
 	return c
+}
+
+// addGates makes the controllers' work, API calls in flight and watch
+// events not yet received (or handled) hold auto-advance back.
+func (c *Cluster) addGates() {
+	a := c.clock.adv
+	a.addGate(gate{pending: c.queue.busy, describe: func() []string {
+		return []string{"the fake's controllers have work queued or running"}
+	}})
+	a.addGate(gate{pending: func() bool { return c.inflight.Load() > 0 }, describe: func() []string {
+		return []string{fmt.Sprintf("%d API calls in flight", c.inflight.Load())}
+	}})
+	a.addGate(gate{pending: func() bool { return c.store.pending.Load() > 0 }, describe: c.store.pendingWatches})
 }
 
 // seed adds the built-in objects and those given by WithObjects.

@@ -46,8 +46,9 @@
 //     fake marks them NamesAccepted and Established and serves their
 //     resources through the dynamic client, discovery and, after Reset, the
 //     REST mapper.
-//   - Fault injection: FailRequests, Conflicts, Delay, DropWatches; and
-//     Requests, which counts the API calls made through the clients.
+//   - Fault injection: FailRequests, Conflicts (409 on writes only, as an
+//     apiserver gives it), Delay, DropWatches; and Requests, which counts
+//     the API calls made through the clients.
 //   - A data plane and a metrics source: Traffic, SendLoad and Metrics; see
 //     below.
 //
@@ -70,26 +71,44 @@
 //
 // The clock moves only when the test calls Clock.Step or Clock.SetTime, or
 // in auto-advance mode (WithAutoAdvance or Clock.SetAutoAdvance). A
-// participant, typically a strategy Run, calls Clock.Track when it starts
-// and starts busy; before it blocks on a watch, timer or context it calls
-// idle, right after waking it calls busy, and done when it finishes. The
-// clock then jumps to the next pending timer, firing it and any other due at
-// the same instant, when all of these hold: at least one participant is
-// registered; all of them are idle; the controllers have no pending or
-// running work; no API call is in flight (calls blocked in Delay excepted:
-// they wait on the clock); and nothing of this changed during a quiet window
-// of real time (WithQuietWindow, default 1ms), measured with an activity
-// counter bumped by every API call, watch event delivery, timer creation
-// and idle or busy transition. With no participant, time stands still.
-// WaitIdle waits for the controllers, not for the clock.
+// participant, typically a strategy Run, registers with Clock.Track,
+// TrackNamed or Join and starts busy; before it blocks on a watch, timer or
+// context it calls idle, right after waking it calls busy, and done when it
+// finishes. The clock jumps to the next pending timer, firing it and any
+// other due at the same instant, when all of these hold at one instant: at
+// least one participant is registered; all of them are idle; no AfterFunc
+// callback is running; the controllers have no pending or running work; no
+// API call is in flight (calls blocked in Delay excepted: they wait on the
+// clock, and are back in flight before their timer wakes them); and no
+// watch event is pending: queued to a watch and not yet received, or, for a
+// consumer that calls EventHandler.Handled, received and not yet handled.
+// With no participant, time stands still. WaitIdle waits for the
+// controllers, not for the clock.
 //
-// The one gap is a participant that has been woken but has not yet run:
-// the clock might move again within the quiet window. Participants close it
-// by having whatever wakes them call busy first: a timer made with
-// AfterFunc whose function calls busy (AfterFunc callbacks count as pending
-// work until they return), or a hook on the watch cache they wait on.
-// switchyard's drivers do both; a participant of your own that waits on a
-// plain channel relies on the quiet window.
+// Nothing in this depends on timing, provided what wakes a participant
+// marks it busy first: an AfterFunc callback (callbacks count as pending
+// work until they return) or a watch cache's hook, run before the cache
+// wakes its waiters and before it calls Handled. Join closes the last
+// race, between a wake and the participant going idle: its idle reports
+// false, and the participant looks again instead of blocking, when it was
+// woken since it last called busy. A callback of a timer the participant
+// stopped too late must have returned before it waits again (wait for it
+// when Stop reports false), or its late wake leaves it busy while it
+// blocks. Code the clock cannot see, such as a goroutine woken by a timer
+// channel, gets a courtesy instead: before each move the clock waits a
+// quiet window of real time (WithQuietWindow, default 1ms) and starts over
+// if anything happened meanwhile.
+//
+// # Stalls
+//
+// An auto-advancing clock with participants that sees nothing happen for
+// the stall timeout (WithStallTimeout, default DefaultStallTimeout, 10s of
+// real time) while it cannot move reports a stall: Clock.Stalled is closed,
+// Clock.Stall returns a *StallError, and the report is logged
+// (WithStallLog, default log.Printf). It names the participants and
+// whether each is busy, the pending timers and who made them, and the
+// pending work, such as a watch nobody reads. A test can select on
+// Stalled to fail at once with the report instead of at its deadline.
 //
 // # Traffic and metrics
 //
@@ -130,6 +149,7 @@
 // version and second, log-normal around Latency), reproducible run to run.
 // Neither Traffic nor a load is API traffic: they are not counted in
 // Requests, see no injected faults and do not hold auto-advance back.
+// Package fakemetrics turns Metrics into analysis providers.
 //
 // Not modelled: paths, methods, query parameters, ports, ReferenceGrants,
 // Gateway and Ingress objects' own readiness, Istio fault injection,

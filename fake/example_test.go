@@ -130,3 +130,28 @@ func ExampleCluster_SendLoad() {
 	// v2: 1500 requests, 75 errors, error ratio 0.05, 25/s
 	// v2 median latency about 200ms: true
 }
+
+// A release that waits for something only the test could do, with no
+// timer pending, can never be woken by the clock: after the stall timeout
+// of real time the clock reports it, naming what waits.
+func ExampleClock_Stall() {
+	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithStallTimeout(10*time.Millisecond), fake.WithStallLog(nil))
+	defer c.Stop()
+	idle, _, done := c.Clock().TrackNamed("release web v2")
+	defer done()
+	idle()
+
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	select {
+	case <-c.Clock().Stalled():
+		fmt.Println(c.Clock().Stall())
+	case <-deadline.C:
+		fmt.Println("no stall reported")
+	}
+	// Output:
+	// fake: auto-advance stalled: nothing happened for 10ms at 2026-01-01T00:00:00Z: every participant is idle and no timer is pending, so nothing can wake them
+	// participants (1):
+	// 	"release web v2": idle
+	// timers (0):
+}

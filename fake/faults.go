@@ -30,7 +30,38 @@ type fault struct {
 func (f *fault) matches(r *request) bool {
 	verbOK := f.verb == "*" || f.verb == r.verb || (f.verb == "apply" && r.verb == "patch" && r.pt == types.ApplyPatchType)
 	resOK := f.resource == "*" || f.resource == r.gvr.Resource || f.resource == r.resource()
-	return verbOK && resOK
+	return verbOK && resOK && (f.kind != faultConflict || conflictable(r))
+}
+
+// conflictable reports whether an apiserver can answer r with 409: a
+// write that names a version to meet (update, patch, server-side apply,
+// a create whose name is taken, a delete with preconditions). Reads,
+// watches and deletecollection never conflict.
+func conflictable(r *request) bool {
+	switch r.verb {
+	case "update", "patch":
+		return true
+	case "create":
+		return r.sub == ""
+	case "delete":
+		p := r.deleteOpts.Preconditions
+		return p != nil && (p.UID != nil || p.ResourceVersion != nil)
+	}
+	return false
+}
+
+// conflictError is the 409 an apiserver returns for r: AlreadyExists for
+// a create, Conflict otherwise.
+func conflictError(r *request) error {
+	if r.verb == "create" {
+		name := r.name
+		if name == "" && r.obj != nil {
+			name = nameOf(r.obj)
+		}
+		return apierrors.NewAlreadyExists(r.gvr.GroupResource(), name)
+	}
+	return apierrors.NewConflict(r.gvr.GroupResource(), r.name,
+		fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 }
 
 // faults is a chain of hooks, newest first. A hook that does not match a
@@ -86,19 +117,28 @@ func (fs *faults) check(c *Cluster, r *request) error {
 		switch f.kind {
 		case faultDelay:
 			// A delayed call waits on the fake clock, so it does not hold
-			// auto-advance back.
+			// auto-advance back; the timer's callback puts it back in
+			// flight before it wakes it, so the clock cannot move on
+			// before the call goes on.
 			c.inflight.Add(-1)
-			t := c.clock.NewTimer(f.delay)
-			select {
-			case <-t.C():
-			case <-c.stopCh:
-				t.Stop()
-			}
-			c.inflight.Add(1)
+			resumed := make(chan struct{})
+			t := c.clock.AfterFunc(f.delay, func() {
+				c.inflight.Add(1)
+				close(resumed)
+			})
 			c.clock.adv.bump()
+			select {
+			case <-resumed:
+			case <-c.stopCh:
+				if t.Stop() {
+					c.inflight.Add(1)
+					c.clock.adv.bump()
+				} else {
+					<-resumed
+				}
+			}
 		case faultConflict:
-			return apierrors.NewConflict(r.gvr.GroupResource(), r.name,
-				fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
+			return conflictError(r)
 		default:
 			return f.err
 		}
@@ -117,8 +157,13 @@ func (c *Cluster) FailRequests(verb, resource string, err error, times int) {
 	c.faults.push(&fault{verb: verb, resource: resource, kind: faultFail, err: err, left: times})
 }
 
-// Conflicts makes the next times matching requests fail with 409 Conflict
-// (times <= 0: until ClearFaults).
+// Conflicts makes the next times matching writes fail with 409, as when
+// another writer got there first (times <= 0: until ClearFaults): update,
+// patch and server-side apply get Conflict, create gets AlreadyExists,
+// delete gets Conflict when it has preconditions (UID or resourceVersion).
+// Reads, watches, deletecollection, deletes without preconditions and
+// subresource creates (eviction) are never affected, whatever verb
+// matches them, and do not use up times.
 func (c *Cluster) Conflicts(verb, resource string, times int) {
 	c.faults.push(&fault{verb: verb, resource: resource, kind: faultConflict, left: times})
 }

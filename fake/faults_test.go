@@ -17,6 +17,8 @@ func TestFaults(t *testing.T) {
 	boom := errors.New("boom")
 	tests := map[string]struct {
 		inject func(c *Cluster)
+		// update makes the requests updates instead of gets.
+		update bool
 		check  func(t *testing.T, errs []error)
 	}{
 		"fail twice": {
@@ -45,6 +47,7 @@ func TestFaults(t *testing.T) {
 		},
 		"conflict once": {
 			inject: func(c *Cluster) { c.Conflicts("*", "*", 1) },
+			update: true,
 			check: func(t *testing.T, errs []error) {
 				assert.True(t, apierrors.IsConflict(errs[0]))
 				assert.NoError(t, errs[1])
@@ -52,9 +55,10 @@ func TestFaults(t *testing.T) {
 		},
 		"chain: newest first, then passes on": {
 			inject: func(c *Cluster) {
-				c.FailRequests("get", "configmaps", boom, 1)
-				c.Conflicts("get", "configmaps", 1)
+				c.FailRequests("update", "configmaps", boom, 1)
+				c.Conflicts("update", "configmaps", 1)
 			},
+			update: true,
 			check: func(t *testing.T, errs []error) {
 				assert.True(t, apierrors.IsConflict(errs[0]))
 				assert.ErrorIs(t, errs[1], boom)
@@ -67,9 +71,15 @@ func TestFaults(t *testing.T) {
 			t.Parallel()
 			c := newTestCluster(t, WithObjects(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "default"}}))
 			tc.inject(c)
+			cms := c.Clients().Kube.CoreV1().ConfigMaps("default")
 			var errs []error
 			for i := 0; i < 3; i++ {
-				_, err := c.Clients().Kube.CoreV1().ConfigMaps("default").Get(context.Background(), "cm", metav1.GetOptions{})
+				var err error
+				if tc.update {
+					_, err = cms.Update(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "default"}}, metav1.UpdateOptions{})
+				} else {
+					_, err = cms.Get(context.Background(), "cm", metav1.GetOptions{})
+				}
 				errs = append(errs, err)
 			}
 			tc.check(t, errs)

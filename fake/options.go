@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"log"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,17 +20,21 @@ type config struct {
 	podShutdown  time.Duration
 	versionLabel string
 	quiet        time.Duration
+	stallTimeout time.Duration
+	stallLog     func(format string, args ...any)
 	nodes        int
 	jobDuration  time.Duration
 }
 
 func defaultConfig() config {
 	return config{
-		start:        DefaultStartTime,
+		start:        DefaultStartTime(),
 		podStartup:   time.Second,
 		podShutdown:  time.Second,
 		versionLabel: DefaultVersionLabel,
 		quiet:        DefaultQuietWindow,
+		stallTimeout: DefaultStallTimeout,
+		stallLog:     log.Printf,
 		nodes:        3,
 		jobDuration:  DefaultJobDuration,
 	}
@@ -80,10 +85,27 @@ func WithVersionLabel(key string) Option {
 	return optionFunc(func(c *config) { c.versionLabel = key })
 }
 
-// WithQuietWindow sets the real-time window during which nothing may happen
-// before an auto-advancing clock moves on (default DefaultQuietWindow).
+// WithQuietWindow sets how long, in real time, an auto-advancing clock that
+// may move first waits for anything else to happen (default
+// DefaultQuietWindow; 0: it moves at once). The window is a courtesy to
+// code that the clock cannot account for; see the package documentation.
 func WithQuietWindow(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.quiet = d })
+}
+
+// WithStallTimeout sets how long, in real time, an auto-advancing clock
+// with participants may see nothing happen and be unable to move before
+// it reports a stall (Clock.Stall, Clock.Stalled and WithStallLog);
+// default DefaultStallTimeout, 0 turns detection off.
+func WithStallTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.stallTimeout = d })
+}
+
+// WithStallLog sets where stall reports are logged (default log.Printf, to
+// standard error); nil logs nothing. Pass a test's Errorf to fail the test
+// with the report, or Logf to see it only.
+func WithStallLog(logf func(format string, args ...any)) Option {
+	return optionFunc(func(c *config) { c.stallLog = logf })
 }
 
 // WithNodes sets how many Ready nodes (fake-node-0, fake-node-1, …) the

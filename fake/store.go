@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -75,6 +76,10 @@ type store struct {
 	watchers map[watchScope]map[*watcher]struct{}
 	history  map[schema.GroupVersionResource]*history
 	managers map[schema.GroupVersionKind]*managedfields.FieldManager
+
+	// pending counts watch events that are pending work for auto-advance
+	// (see watcher).
+	pending atomic.Int64
 
 	listeners []func(event) // called with mu held; must not call back
 	admit     map[string]admitFunc

@@ -42,7 +42,7 @@ func TestSharedStoreTypedAndDynamic(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "2", cm.Data["b"])
 	assert.NotEmpty(t, cm.UID)
-	assert.Equal(t, DefaultStartTime, cm.CreationTimestamp.Time.UTC())
+	assert.Equal(t, DefaultStartTime(), cm.CreationTimestamp.Time.UTC())
 
 	list, err := cl.Dynamic.Resource(configMapsGVR).Namespace("default").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)

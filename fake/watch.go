@@ -1,6 +1,8 @@
 package fake
 
 import (
+	"fmt"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -109,21 +111,68 @@ func (f filter) matches(obj runtime.Object) bool {
 // watcher is one open watch. Events are queued without bound and handed to
 // the consumer by a goroutine, so a slow reader never blocks the store and
 // never makes it panic.
+//
+// For auto-advance, an event is pending work from the moment it is queued
+// until the consumer has received it, or, once the consumer calls
+// Handled, until its next call of Handled: the store counts them in
+// pending.
 type watcher struct {
 	s       *store
 	gvr     schema.GroupVersionResource
 	filter  filter
 	convert func(runtime.Object) runtime.Object
 
-	mu     sync.Mutex
-	queue  []watch.Event
-	signal chan struct{}
-	stopCh chan struct{}
-	once   sync.Once
-	result chan watch.Event
+	mu        sync.Mutex
+	queue     []watch.Event
+	held      int // events counted in s.pending: queued, in hand, unhandled
+	unhandled int // received, not yet Handled
+	stopped   bool
+	signal    chan struct{}
+	handled   chan struct{} // Handled calls, taken by run
+	stopCh    chan struct{}
+	once      sync.Once
+	result    chan watch.Event
 }
 
-var _ watch.Interface = (*watcher)(nil)
+var (
+	_ watch.Interface = (*watcher)(nil)
+	_ EventHandler    = (*watcher)(nil)
+)
+
+// EventHandler is implemented by the watches of a Cluster's clients. A
+// consumer that calls Handled before each receive from ResultChan (the
+// first time included) makes each event count as pending work for
+// auto-advance until its next call, not just until it is received: so
+// the clock cannot move between the receipt of an event and what the
+// consumer does about it, such as marking a participant busy.
+type EventHandler interface {
+	// Handled reports that the consumer is done with every event it has
+	// received and is about to wait for the next.
+	Handled()
+}
+
+// Handled implements EventHandler. The watch's goroutine takes the call
+// between deliveries, so it never misses an event received just before.
+func (w *watcher) Handled() {
+	select {
+	case w.handled <- struct{}{}:
+	case <-w.stopCh:
+	}
+}
+
+// release ends the pending work of the events received so far; the
+// consumer has handled them.
+func (w *watcher) release() {
+	w.mu.Lock()
+	n := w.unhandled
+	w.unhandled = 0
+	w.held -= n
+	w.mu.Unlock()
+	if n > 0 {
+		w.s.pending.Add(int64(-n))
+		w.s.clock.adv.bump()
+	}
+}
 
 // watch opens a watch on gvr. With an empty or "0" resourceVersion the
 // watch starts with an Added event per existing object; with a later one it
@@ -132,9 +181,10 @@ var _ watch.Interface = (*watcher)(nil)
 func (s *store) watch(gvr schema.GroupVersionResource, f filter, rv string, convert func(runtime.Object) runtime.Object) (*watcher, error) {
 	w := &watcher{
 		s: s, gvr: gvr, filter: f, convert: convert,
-		signal: make(chan struct{}, 1),
-		stopCh: make(chan struct{}),
-		result: make(chan watch.Event),
+		signal:  make(chan struct{}, 1),
+		handled: make(chan struct{}),
+		stopCh:  make(chan struct{}),
+		result:  make(chan watch.Event),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,7 +192,7 @@ func (s *store) watch(gvr schema.GroupVersionResource, f filter, rv string, conv
 	case "", "0":
 		for _, o := range s.listLocked(gvr, f.ns) {
 			if f.matches(o) {
-				w.queue = append(w.queue, watch.Event{Type: watch.Added, Object: o})
+				w.enqueueLocked(watch.Event{Type: watch.Added, Object: o})
 			}
 		}
 	default:
@@ -185,12 +235,23 @@ func (w *watcher) offerLocked(ev event) {
 	newOK := w.filter.matches(ev.obj)
 	switch {
 	case ev.typ == watch.Modified && oldOK && !newOK:
-		w.queue = append(w.queue, watch.Event{Type: watch.Deleted, Object: ev.obj})
+		w.enqueueLocked(watch.Event{Type: watch.Deleted, Object: ev.obj})
 	case ev.typ == watch.Modified && !oldOK && newOK:
-		w.queue = append(w.queue, watch.Event{Type: watch.Added, Object: ev.obj})
+		w.enqueueLocked(watch.Event{Type: watch.Added, Object: ev.obj})
 	case newOK:
-		w.queue = append(w.queue, watch.Event{Type: ev.typ, Object: ev.obj})
+		w.enqueueLocked(watch.Event{Type: ev.typ, Object: ev.obj})
 	}
+}
+
+// enqueueLocked queues ev as pending work; the caller bumps the clock's
+// activity afterwards (the store does after every event).
+func (w *watcher) enqueueLocked(ev watch.Event) {
+	if w.stopped {
+		return
+	}
+	w.queue = append(w.queue, ev)
+	w.held++
+	w.s.pending.Add(1)
 }
 
 func (w *watcher) wake() {
@@ -202,6 +263,7 @@ func (w *watcher) wake() {
 
 func (w *watcher) run() {
 	defer close(w.result)
+	acking := false // the consumer calls Handled
 	for {
 		w.mu.Lock()
 		var ev watch.Event
@@ -215,19 +277,46 @@ func (w *watcher) run() {
 		if !has {
 			select {
 			case <-w.signal:
-				continue
+			case <-w.handled:
+				acking = true
+				w.release()
+			case <-w.stopCh:
+				return
+			}
+			continue
+		}
+		ev.Object = w.convert(ev.Object)
+		for sent := false; !sent; {
+			select {
+			case w.result <- ev:
+				w.received(acking)
+				sent = true
+			case <-w.handled:
+				acking = true
+				w.release()
 			case <-w.stopCh:
 				return
 			}
 		}
-		ev.Object = w.convert(ev.Object)
-		select {
-		case w.result <- ev:
-			w.s.activity()
-		case <-w.stopCh:
-			return
-		}
 	}
+}
+
+// received ends the pending work of an event the consumer has just
+// received, or, when it calls Handled, leaves it to its next call.
+func (w *watcher) received(acking bool) {
+	w.mu.Lock()
+	release := !w.stopped && !acking
+	switch {
+	case release:
+		w.held--
+	case !w.stopped:
+		w.unhandled++
+	}
+	w.mu.Unlock()
+	if release {
+		w.s.pending.Add(-1)
+	}
+	w.s.clock.adv.bump()
 }
 
 // ResultChan returns the channel events arrive on; it is closed when the
@@ -244,8 +333,58 @@ func (w *watcher) Stop() {
 			delete(w.s.watchers, scope)
 		}
 		w.s.mu.Unlock()
+		w.mu.Lock()
+		w.stopped = true
+		n := w.held
+		w.held, w.unhandled, w.queue = 0, 0, nil
+		w.mu.Unlock()
 		close(w.stopCh)
+		w.s.pending.Add(int64(-n))
+		w.s.clock.adv.bumpNotify()
 	})
+}
+
+// describe says what the watch holds back, for stall reports; "" when
+// nothing.
+func (w *watcher) describe() string {
+	w.mu.Lock()
+	queued, unhandled := w.held-w.unhandled, w.unhandled
+	w.mu.Unlock()
+	if queued == 0 && unhandled == 0 {
+		return ""
+	}
+	what := "watch of " + w.gvr.Resource
+	if w.filter.ns != "" {
+		what += " in " + w.filter.ns
+	}
+	if !w.filter.label.Empty() {
+		what += " (" + w.filter.label.String() + ")"
+	}
+	if !w.filter.field.Empty() {
+		what += " (" + w.filter.field.String() + ")"
+	}
+	return fmt.Sprintf("%s: %d events not yet received, %d received and not yet Handled", what, queued, unhandled)
+}
+
+// pendingWatches describes the watches holding events back, for stall
+// reports.
+func (s *store) pendingWatches() []string {
+	s.mu.Lock()
+	var ws []*watcher
+	for _, m := range s.watchers {
+		for w := range m {
+			ws = append(ws, w)
+		}
+	}
+	s.mu.Unlock()
+	var out []string
+	for _, w := range ws {
+		if d := w.describe(); d != "" {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // dropWatches stops every watch whose resource matches resource ("*" for

@@ -155,7 +155,9 @@ func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*
 		}
 		busy()
 		cancelHook()
-		t.Stop()
+		if !t.Stop() {
+			<-fired
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

@@ -46,7 +46,8 @@ type Driver struct {
 	runs     metric.Int64Counter
 	duration metric.Float64Histogram
 	cancel   context.CancelFunc
-	idle     func()
+	idle     func() bool
+	wake     func()
 	busy     func()
 	done     func()
 	closed   bool
@@ -71,6 +72,23 @@ type Driver struct {
 // participant waits (fake.Clock in auto-advance mode).
 type participant interface {
 	Track() (idle, busy, done func())
+}
+
+// joiner is implemented by clocks with a race-free protocol of waits
+// (fake.Clock.Join).
+type joiner interface {
+	Join(name string) (idle func() bool, busy, wake, done func())
+}
+
+// join registers the caller, named name, with a clock that moves itself
+// when every participant waits; see fake.Clock.Join. With a clock that
+// only has Track, idle always reports true and wake is busy.
+func join(clk any, name string) (idle func() bool, busy, wake, done func()) {
+	if j, ok := clk.(joiner); ok {
+		return j.Join(name)
+	}
+	i, b, dn := Track(clk)
+	return func() bool { i(); return true }, b, b, dn
 }
 
 // Track registers the caller with a clock that moves itself when every
@@ -114,7 +132,7 @@ func begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision, unlock: unlock,
 		saving: make(chan struct{}, 1),
 	}
-	d.idle, d.busy, d.done = Track(cfg.Clock)
+	d.idle, d.busy, d.wake, d.done = join(cfg.Clock, fmt.Sprintf("%s of %s %s by %s", name, r.App, r.Revision, cfg.Identity))
 	d.store = &store{kube: clients.Kube, retry: Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
 	if cfg.Events {
 		d.events = &eventRecorder{kube: clients.Kube, clock: cfg.Clock, app: r.App, by: cfg.Identity}
@@ -224,8 +242,10 @@ func (d *Driver) Retry(ctx context.Context, op func(ctx context.Context) error) 
 // pause marks the driver idle for an auto-advancing clock and returns the
 // function that marks it busy again.
 func (d *Driver) pause() func() {
-	d.idle()
-	return d.busy
+	for !d.idle() {
+		d.busy() // this wait is on its own timer only
+	}
+	return d.wake
 }
 
 func (d *Driver) onRetry(err error, wait time.Duration) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -100,18 +101,33 @@ func (r Retrier) Do(ctx context.Context, op func(ctx context.Context) error) err
 		if r.OnRetry != nil {
 			r.OnRetry(err, wait)
 		}
-		resume := func() {}
-		if r.Idle != nil {
-			resume = r.Idle()
-		}
-		// The timer marks the caller busy before waking it, so that an
-		// auto-advancing fake clock cannot move on in between.
+		// The timer, made before the caller goes idle, marks it busy before
+		// waking it, so that an auto-advancing fake clock cannot move on in
+		// between.
+		var mu sync.Mutex
+		var resume func()
 		fired := make(chan struct{})
-		t := r.Clock.AfterFunc(wait, func() { resume(); close(fired) })
+		t := r.Clock.AfterFunc(wait, func() {
+			mu.Lock()
+			if resume != nil {
+				resume()
+			}
+			mu.Unlock()
+			close(fired)
+		})
+		if r.Idle != nil {
+			mu.Lock()
+			resume = r.Idle()
+			mu.Unlock()
+		}
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			resume()
+			if !t.Stop() {
+				<-fired
+			}
+			if resume != nil {
+				resume()
+			}
 			return errors.Join(ctx.Err(), err)
 		case <-fired:
 		}

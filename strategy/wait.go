@@ -64,13 +64,21 @@ type WaitFor struct {
 // clock rather than polling. The lease is renewed meanwhile on its own
 // schedule; Wait returns ErrLeaseLost if another driver took the release.
 func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
+	sources := append([]Source{d.records}, w.Sources...)
+	if d.keeper != nil {
+		sources = append(sources, d.keeper)
+	}
+	// The sources mark the driver busy, counting a wake, before they wake
+	// it, for the whole wait; each round looks at them after busy.
+	for _, s := range sources {
+		if h, ok := s.(changeHook); ok {
+			defer h.OnChange(d.wake)()
+		}
+	}
 	announced := false
 	for {
+		d.busy()
 		changed := []<-chan struct{}{d.records.Changed()}
-		sources := append([]Source{d.records}, w.Sources...)
-		if d.keeper != nil {
-			sources = append(sources, d.keeper)
-		}
 		for _, s := range sources[1:] {
 			changed = append(changed, s.Changed())
 		}
@@ -117,26 +125,28 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 		if !next.IsZero() {
 			timeout = next.Sub(now)
 		}
-		if err := d.block(ctx, changed, sources, timeout); err != nil {
+		if err := d.block(ctx, changed, timeout); err != nil {
 			return 0, err
 		}
 	}
 }
 
 // block waits until one of changed is closed, timeout passes or ctx ends.
-// With an auto-advancing fake clock, the sources and the timer mark the
-// driver busy before they wake it, so the clock cannot move on while the
-// driver is about to look at what woke it.
-func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, sources []Source, timeout time.Duration) error {
+// With an auto-advancing fake clock, the sources (hooked by Wait) and the
+// timer mark the driver busy before they wake it, and the driver does not
+// block at all when something woke it since it last looked.
+func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, timeout time.Duration) error {
 	fired := make(chan struct{})
 	if timeout >= 0 {
-		t := d.cfg.Clock.AfterFunc(timeout, func() { d.busy(); close(fired) })
-		defer t.Stop()
+		t := d.cfg.Clock.AfterFunc(timeout, func() { d.wake(); close(fired) })
+		defer func() {
+			if !t.Stop() {
+				<-fired // its wake must not land in a later wait
+			}
+		}()
 	}
-	for _, s := range sources {
-		if h, ok := s.(changeHook); ok {
-			defer h.OnChange(d.busy)()
-		}
+	if !d.idle() {
+		return nil
 	}
 	cases := make([]reflect.SelectCase, 0, len(changed)+2)
 	cases = append(cases,
@@ -145,7 +155,6 @@ func (d *Driver) block(ctx context.Context, changed []<-chan struct{}, sources [
 	for _, c := range changed {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
 	}
-	d.idle()
 	chosen, _, _ := reflect.Select(cases)
 	d.busy()
 	if chosen == 0 {

@@ -211,7 +211,14 @@ func (c *Cache[T]) watchOnce(ctx context.Context) error {
 		return err
 	}
 	defer w.Stop()
+	// A fake cluster's watch counts an event as pending work until the
+	// cache has handled it (run its hooks), when told so.
+	handled := func() {}
+	if h, ok := w.(interface{ Handled() }); ok {
+		handled = h.Handled
+	}
 	for {
+		handled()
 		select {
 		case <-ctx.Done():
 			return nil

@@ -38,7 +38,7 @@ func TestRoles(t *testing.T) {
 		"blue/green": {BlueGreen("shop"), "switchyard-bluegreen", map[string][]string{
 			"configmaps":                      {"get", "list", "watch", "create", "update", "patch", "delete"},
 			"events":                          {"create", "update"},
-			"secrets":                         {"list", "create", "patch", "delete"},
+			"secrets":                         {"get", "list", "create", "patch", "delete"},
 			"deployments.apps":                {"get", "list", "watch", "create", "patch"},
 			"pods":                            {"list", "watch", "patch"},
 			"endpointslices.discovery.k8s.io": {"list", "watch"},
@@ -47,8 +47,8 @@ func TestRoles(t *testing.T) {
 		"canary, ReplicaRatio": {Canary("shop", ReplicaRatio), "switchyard-canary-replicaratio", map[string][]string{
 			"configmaps":                      {"get", "list", "watch", "create", "update", "patch", "delete"},
 			"events":                          {"create", "update"},
-			"secrets":                         {"list", "create", "patch", "delete"},
-			"deployments.apps":                {"list", "watch", "create", "patch"},
+			"secrets":                         {"get", "list", "create", "patch", "delete"},
+			"deployments.apps":                {"get", "list", "watch", "create", "patch"},
 			"pods":                            {"list", "watch", "patch"},
 			"endpointslices.discovery.k8s.io": {"list", "watch"},
 			"services":                        {"get", "list", "watch", "create", "patch"},
@@ -56,7 +56,7 @@ func TestRoles(t *testing.T) {
 		"canary, Gateway API": {Canary("shop", GatewayHTTPRoute), "switchyard-canary-gatewayhttproute", map[string][]string{
 			"configmaps":                           {"get", "list", "watch", "create", "update", "patch", "delete"},
 			"events":                               {"create", "update"},
-			"secrets":                              {"list", "create", "patch", "delete"},
+			"secrets":                              {"get", "list", "create", "patch", "delete"},
 			"deployments.apps":                     {"get", "list", "watch", "create", "patch"},
 			"pods":                                 {"list", "watch", "patch"},
 			"endpointslices.discovery.k8s.io":      {"list", "watch"},
@@ -66,7 +66,7 @@ func TestRoles(t *testing.T) {
 		"canary, NGINX": {Canary("shop", NGINXIngress), "switchyard-canary-nginxingress", map[string][]string{
 			"configmaps":                      {"get", "list", "watch", "create", "update", "patch", "delete"},
 			"events":                          {"create", "update"},
-			"secrets":                         {"list", "create", "patch", "delete"},
+			"secrets":                         {"get", "list", "create", "patch", "delete"},
 			"deployments.apps":                {"get", "list", "watch", "create", "patch"},
 			"pods":                            {"list", "watch", "patch"},
 			"endpointslices.discovery.k8s.io": {"list", "watch"},

@@ -67,13 +67,11 @@ var table = []grant{
 
 	// The two slots of blue/green and canary releases.
 	{parts: partSlots, group: core, resource: "configmaps", verbs: "list create patch delete",
-		why: "companion ConfigMaps: applied per revision with server-side apply (patch, and create for a new one); those of the slot's other revisions listed and deleted"},
-	{parts: partSlots, group: core, resource: "secrets", verbs: "list create patch delete",
+		why: "companion ConfigMaps: read before they are written, to check they carry the app's owner mark (get, granted with the record); applied per revision with server-side apply (patch, and create for a new one); those of the slot's other revisions listed and deleted"},
+	{parts: partSlots, group: core, resource: "secrets", verbs: "get list create patch delete",
 		why: "companion Secrets, as ConfigMaps; listed at every deploy, even for a release without companions"},
-	{parts: partSlots, group: apps, resource: "deployments", verbs: "list watch create patch",
-		why: "the slots' Deployments: applied with server-side apply (patch, and create for a slot's first), scaled (patch) and watched"},
-	{parts: partBlueGreen | partRouters, group: apps, resource: "deployments", verbs: "get",
-		why: "blue/green reads the app's own Deployment on a first release, to adopt it; a canary with a router reads the slots' at validation"},
+	{parts: partSlots, group: apps, resource: "deployments", verbs: "get list watch create patch",
+		why: "the slots' Deployments: read before a slot's first write, to check no foreign Deployment has its name (get); applied with server-side apply (patch, and create for a slot's first), scaled (patch) and watched; blue/green also reads the app's own Deployment on a first release, to adopt it"},
 	{parts: partSlots, group: core, resource: "pods", verbs: "list watch patch",
 		why: "the slots' pods, watched for readiness; role labels and annotations (ActiveMetadata, PreviewMetadata, CanaryMetadata, StableMetadata) written onto them in place (patch)"},
 	{parts: partSlots, group: discovery, resource: "endpointslices", verbs: "list watch",

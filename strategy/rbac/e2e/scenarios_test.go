@@ -95,12 +95,13 @@ func service(t testing.TB, ctx context.Context, c *cluster, ns, name string) {
 	require.NoError(t, err)
 }
 
-// staleCompanions creates, as the admin, companions of an older revision
-// in slot blue, which the first release to that slot deletes.
+// staleCompanions creates, as the admin, companions of v1 in slot green as
+// a switchyard from before owner marks wrote them (its labels, a revision
+// of the history, no mark), which the release of v2 to that slot deletes.
 func staleCompanions(t testing.TB, ctx context.Context, c *cluster, ns string) {
 	t.Helper()
-	lbls := map[string]string{strategy.LabelApp: appName, strategy.LabelSlot: bluegreen.Blue,
-		strategy.LabelRevision: "v0", strategy.LabelManagedBy: strategy.ManagedBy}
+	lbls := map[string]string{strategy.LabelApp: appName, strategy.LabelSlot: bluegreen.Green,
+		strategy.LabelRevision: "v1", strategy.LabelManagedBy: strategy.ManagedBy}
 	meta := metav1.ObjectMeta{Name: "settings-stale", Labels: lbls}
 	_, err := c.admin.Kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta}, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -18,6 +18,8 @@
 //     (<app>-blue, <app>-green), tested through a preview Service, switched
 //     in one selector write once every pod is ready, verified on the
 //     Service's EndpointSlices, and switched back at once on abort or undo.
+//   - strategy/rbac: the exact Role (and ClusterRole) each part needs, as Go
+//     values and as the YAML of docs/rbac.md.
 //   - strategy/rolling: the Deployment's own rolling update driven through
 //     the shared machinery; the simplest strategy and a template for custom
 //     ones.
@@ -27,8 +29,9 @@
 //   - fake: an in-memory cluster for your tests: typed, dynamic and
 //     discovery clients over one store, simulated Deployment, ReplicaSet,
 //     Pod and EndpointSlice controllers on a fake clock that can move by
-//     itself while a Run waits, per-version pod behaviour, a traffic model,
-//     and API fault injection.
+//     itself while a Run waits (and reports a stall with what it waits for),
+//     per-version pod behaviour, a traffic model and fake/fakemetrics over
+//     it, and API fault injection.
 //   - canary: traffic moved to a new revision in weighted steps on the same
 //     two slots, split by replica ratio or by a router, judged at each step
 //     and sent back to stable at once when a check fails.
@@ -51,7 +54,8 @@
 //
 // Run returns when the release reaches a terminal phase. A second Run of the
 // same release returns the recorded result; a Run after a crash continues
-// where the record says the release was, once the crashed driver's lease
-// has lapsed. Bad input is a *strategy.ValidationError before anything is
-// written.
+// where the record says the release was: at once under the same identity
+// (the host name by default), once the crashed driver's lease has lapsed
+// under another. Bad input is a *strategy.ValidationError before anything
+// is written.
 package switchyard

@@ -58,34 +58,6 @@ func (e *CheckError) Is(target error) bool {
 	return target == ErrAnalysisFailed && !errors.Is(e.Err, ErrInconclusive)
 }
 
-// RunChecks runs checks in order and returns the first failure as a
-// *CheckError, reporting each outcome to the driver's observer. The driver
-// counts as waiting while a check runs, so a check that waits on the clock
-// (in.Clock) lets an auto-advancing fake clock move.
-func (d *Driver) RunChecks(ctx context.Context, checks []Check, in CheckInput) error {
-	in.Clock = d.cfg.Clock
-	if rec := d.Record(); in.Emit == nil && rec != nil {
-		in.Emit = d.Emitter(rec.Step, rec.StepName)
-	}
-	for _, c := range checks {
-		resume := d.pause()
-		err := c.Func(ctx, in)
-		resume()
-		if err != nil {
-			err = &CheckError{Check: c.Name, Err: err}
-		}
-		msg := c.Name + " passed"
-		if err != nil {
-			msg = c.Name + " failed"
-		}
-		d.Emit(ctx, Event{Type: EventCheck, Message: msg, Err: err})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ValidateChecks adds the errors of a list of checks at path to v: every
 // check needs a unique name and a function.
 func ValidateChecks(v *Validator, path string, checks []Check) {

@@ -93,9 +93,6 @@ func NewFlow(d *Driver, steps []FlowStep, hooks FlowHooks) *Flow {
 	return &Flow{d: d, steps: steps, hooks: hooks, running: map[*checkRun]context.CancelFunc{}, cur: -1}
 }
 
-// Driver returns the flow's driver.
-func (f *Flow) Driver() *Driver { return f.d }
-
 // ended unwinds the steps of a release that ended early (aborted or
 // replaced) with its Result.
 type ended struct {

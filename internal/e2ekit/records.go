@@ -227,7 +227,7 @@ func (l *WriteLog) Wrap(cfg *rest.Config) *rest.Config {
 			if !write || err != nil || resp.StatusCode >= 300 {
 				return resp, err
 			}
-			w := Write{At: time.Now(), Verb: verb, Resource: res, Name: objectName(r), Status: resp.StatusCode}
+			w := Write{At: time.Now(), Verb: verb, Resource: res, Name: ObjectName(r), Status: resp.StatusCode}
 			if l.add(w) {
 				<-r.Context().Done() // the last write: its answer never arrives
 				_ = resp.Body.Close()
@@ -316,9 +316,9 @@ func (l *WriteLog) Writes() []Write {
 	return append([]Write(nil), l.writes...)
 }
 
-// objectName is the name of the object a request's path names, "" for a
+// ObjectName is the name of the object a request's path names, "" for a
 // request to a collection (a create).
-func objectName(r *http.Request) string {
+func ObjectName(r *http.Request) string {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	var rest []string
 	switch {

@@ -305,16 +305,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		t := time.NewTimer(p.opts.hold())
 		select {
 		case <-t.C:
-			writeStatus(w, statusOf(Timeout, rq, objectName(r), 0))
+			writeStatus(w, statusOf(Timeout, rq, e2ekit.ObjectName(r), 0))
 		case <-r.Context().Done():
 			t.Stop()
 		}
 		return
 	default:
-		writeStatus(w, statusOf(f.kind, rq, objectName(r), p.opts.retryAfter()))
+		writeStatus(w, statusOf(f.kind, rq, e2ekit.ObjectName(r), p.opts.retryAfter()))
 		return
 	}
-	st := &reqState{rq: rq, fate: f, name: objectName(r)}
+	st := &reqState{rq: rq, fate: f, name: e2ekit.ObjectName(r)}
 	if st.name == "" && r.Method == http.MethodPost && r.Body != nil {
 		st.name, r.Body = createdName(r.Body)
 	}
@@ -408,26 +408,6 @@ func orKinds(k []Kind) []Kind {
 		return RequestKinds
 	}
 	return k
-}
-
-// objectName is the name of the object a request's path names, "" for a
-// collection.
-func objectName(r *http.Request) string {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	var rest []string
-	switch {
-	case len(parts) >= 2 && parts[0] == "api":
-		rest = parts[2:]
-	case len(parts) >= 3 && parts[0] == "apis":
-		rest = parts[3:]
-	}
-	if len(rest) >= 3 && rest[0] == "namespaces" {
-		rest = rest[2:]
-	}
-	if len(rest) >= 2 {
-		return rest[1]
-	}
-	return ""
 }
 
 // createdName reads the name of the object a create sends, when its body

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
@@ -245,6 +247,47 @@ func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status
 		return nil, err
 	}
 	return rec.status(app), nil
+}
+
+// List returns the status of every release recorded in namespace (all
+// namespaces when namespace is empty), sorted by namespace and app. It
+// makes one LIST request. A record that cannot be read (edited by hand, or
+// a look-alike ConfigMap) is left out and reported in the returned error,
+// which wraps ErrCorruptRecord or ErrForeignRecord; the other statuses are
+// still returned.
+func (c *Control) List(ctx context.Context, namespace string) ([]*Status, error) {
+	st, done := c.tracked()
+	defer done()
+	var list *corev1.ConfigMapList
+	err := st.retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		list, err = c.kube.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{
+			LabelSelector: LabelRecord + "=true," + LabelManagedBy + "=" + ManagedBy,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing release records: %w", err)
+	}
+	var out []*Status
+	var errs []error
+	for i := range list.Items {
+		cm := &list.Items[i]
+		app := types.NamespacedName{Namespace: cm.Namespace, Name: strings.TrimSuffix(cm.Name, recordSuffix)}
+		if !strings.HasSuffix(cm.Name, recordSuffix) {
+			continue
+		}
+		rec, err := decodeRecord(app, cm)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, rec.status(app))
+	}
+	slices.SortFunc(out, func(a, b *Status) int {
+		return strings.Compare(a.App.String(), b.App.String())
+	})
+	return out, errors.Join(errs...)
 }
 
 // Recorded returns the recorded Result when the release of revision has

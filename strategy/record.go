@@ -40,7 +40,9 @@ const AnnotationOwner = "switchyard.dev/owner"
 
 // RecordName returns the name of the ConfigMap that holds app's release
 // record.
-func RecordName(app string) string { return app + ".switchyard" }
+func RecordName(app string) string { return app + recordSuffix }
+
+const recordSuffix = ".switchyard"
 
 // Record is the state of one app's releases, kept in the cluster so that any
 // process can resume or control them. It is written with optimistic

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -67,7 +68,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		return v.Err()
 	}
 	if err := s.cfg.Retry(ctx, func(ctx context.Context) error {
-		return strategy.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
+		return flow.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
 	}); err != nil {
 		return err
 	}
@@ -158,8 +159,8 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control,
-		strategy.StepCheck(s.Name(), r.Revision, stepNames), checkState(r.App))
+	d, err := flow.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control,
+		flow.StepCheck(s.Name(), r.Revision, stepNames), checkState(r.App))
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +172,7 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if err == nil {
 		err = res.Err()
 	}
-	return strategy.Shipped(r.Revision, res, err)
+	return flow.Shipped(r.Revision, res, err)
 }
 
 // getService reads a Service, retrying transient errors.
@@ -212,8 +213,8 @@ func findRevision(h []strategy.Revision, rev string) (strategy.Revision, bool) {
 // run is one Run of a release.
 type run struct {
 	s   *Strategy
-	d   *strategy.Driver
-	f   *strategy.Flow
+	d   *flow.Driver
+	f   *flow.Flow
 	rel strategy.Release
 	sl  *slots.Slots
 }

@@ -18,6 +18,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // recordObject is a labelled release record whose JSON is raw.
@@ -107,7 +108,7 @@ func TestSecondDriverNeverActsDuringALongCheck(t *testing.T) {
 	c.Clientset().PrependReactor("*", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if u, ok := a.(k8stesting.UpdateAction); ok {
 			if cm, ok := u.GetObject().(*corev1.ConfigMap); ok {
-				var rec strategy.Record
+				var rec record.Record
 				if json.Unmarshal([]byte(cm.Data[strategy.RecordKey]), &rec) == nil && rec.Lease.Holder == "driver-b" &&
 					!rec.Phase.Terminal() {
 					byB.Add(1)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -37,8 +39,8 @@ type state struct {
 // checkState returns a check for Begin that the recorded state names real
 // slots and only the app's own Deployment: an edited record must not send
 // writes to another object.
-func checkState(app types.NamespacedName) func(*strategy.Record) error {
-	return strategy.StateCheck("bluegreen", app, func(st *state) error {
+func checkState(app types.NamespacedName) func(*record.Record) error {
+	return flow.StateCheck("bluegreen", app, func(st *state) error {
 		switch {
 		case st.Candidate != Blue && st.Candidate != Green:
 			return fmt.Errorf("candidate slot %q", st.Candidate)
@@ -61,11 +63,11 @@ func (rn *run) state() state {
 }
 
 // enter records step name and the state changed by edit in one write.
-func (rn *run) enter(ctx context.Context, name string, edit func(*state, *strategy.Record)) error {
-	return rn.f.Enter(ctx, name, func(r *strategy.Record) error { return editState(r, edit) })
+func (rn *run) enter(ctx context.Context, name string, edit func(*state, *record.Record)) error {
+	return rn.f.Enter(ctx, name, func(r *record.Record) error { return editState(r, edit) })
 }
 
-func editState(r *strategy.Record, edit func(*state, *strategy.Record)) error {
+func editState(r *record.Record, edit func(*state, *record.Record)) error {
 	var st state
 	if err := r.DecodeState(&st); err != nil {
 		return err
@@ -101,7 +103,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
 	}
 	spec := rn.s.spec
-	rn.f = strategy.NewFlow(d, rn.steps(), strategy.FlowHooks{
+	rn.f = flow.New(d, rn.steps(), flow.Hooks{
 		Sources:          rn.sl.Sources,
 		Rollback:         rn.rollback,
 		Retire:           rn.retire,
@@ -115,8 +117,8 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 }
 
 // steps is the release as a table: each step's name and what it does.
-func (rn *run) steps() []strategy.FlowStep {
-	return []strategy.FlowStep{
+func (rn *run) steps() []flow.Step {
+	return []flow.Step{
 		{Name: stepDeploy, Run: rn.deploy},
 		{Name: stepPreviewAvailable, Run: rn.previewAvailable},
 		{Name: stepPrePromotion, Run: rn.prePromotion},
@@ -148,7 +150,7 @@ func (rn *run) start(ctx context.Context) error {
 			st.Instant = true
 		}
 	}
-	return rn.d.Save(ctx, func(r *strategy.Record) error {
+	return rn.d.Save(ctx, func(r *record.Record) error {
 		// Requests made before this release were meant for an earlier one.
 		r.Take(func(strategy.Request) bool { return true })
 		r.Stable = stable

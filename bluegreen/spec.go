@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 // Defaults of Spec, as Argo Rollouts users know them.
@@ -105,14 +106,14 @@ func durationOr(d *time.Duration, def time.Duration) time.Duration {
 // later, still before any write.
 func (s Spec) validate(v *strategy.Validator) {
 	v.Check(s.ActiveService != "", "spec.activeService", nil, "is required")
-	strategy.ValidateServiceName(v, "spec.activeService", s.ActiveService)
-	strategy.ValidateServiceName(v, "spec.previewService", s.PreviewService)
+	flow.ValidateServiceName(v, "spec.activeService", s.ActiveService)
+	flow.ValidateServiceName(v, "spec.previewService", s.PreviewService)
 	if s.PreviewService != "" {
 		v.Check(s.PreviewService != s.ActiveService, "spec.previewService", s.PreviewService, "must differ from the active Service")
 	}
-	strategy.ValidateServicePorts(v, "spec.servicePorts", s.ServicePorts)
-	strategy.ValidatePodMetadata(v, "spec.activeMetadata", s.ActiveMetadata.Labels, s.ActiveMetadata.Annotations)
-	strategy.ValidatePodMetadata(v, "spec.previewMetadata", s.PreviewMetadata.Labels, s.PreviewMetadata.Annotations)
+	flow.ValidateServicePorts(v, "spec.servicePorts", s.ServicePorts)
+	flow.ValidatePodMetadata(v, "spec.activeMetadata", s.ActiveMetadata.Labels, s.ActiveMetadata.Annotations)
+	flow.ValidatePodMetadata(v, "spec.previewMetadata", s.PreviewMetadata.Labels, s.PreviewMetadata.Annotations)
 	if s.PreviewReplicas != nil {
 		v.Check(*s.PreviewReplicas >= 1 && *s.PreviewReplicas <= strategy.MaxReplicas, "spec.previewReplicas", *s.PreviewReplicas,
 			"must be within 1..%d", strategy.MaxReplicas)
@@ -127,6 +128,6 @@ func (s Spec) validate(v *strategy.Validator) {
 	if s.ManualPromotion && s.AutoPromotionAfter > 0 {
 		v.Add("spec.autoPromotionAfter", s.AutoPromotionAfter, "has no effect with manual promotion")
 	}
-	strategy.ValidateChecks(v, "spec.prePromotion", s.PrePromotion)
-	strategy.ValidateChecks(v, "spec.postPromotion", s.PostPromotion)
+	flow.ValidateChecks(v, "spec.prePromotion", s.PrePromotion)
+	flow.ValidateChecks(v, "spec.postPromotion", s.PostPromotion)
 }

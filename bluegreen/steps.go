@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // The steps of a release, in order (see steps). Each returns the step to
@@ -45,8 +47,8 @@ func (rn *run) previewAvailable(ctx context.Context) (string, error) {
 	return "", rn.enter(ctx, stepPrePromotion, markReady(rn.d.Now()))
 }
 
-func markReady(now time.Time) func(*state, *strategy.Record) {
-	return func(s *state, _ *strategy.Record) {
+func markReady(now time.Time) func(*state, *record.Record) {
+	return func(s *state, _ *record.Record) {
 		if s.Ready.IsZero() {
 			s.Ready = now
 		}
@@ -80,7 +82,7 @@ func (rn *run) promotion(ctx context.Context) (string, error) {
 		if ready.IsZero() {
 			ready = rn.d.Now()
 		}
-		if _, err := rn.f.Await(ctx, strategy.Await{Reason: fmt.Sprintf("promoting %s after the new slot is ready", spec.AutoPromotionAfter),
+		if _, err := rn.f.Await(ctx, flow.Await{Reason: fmt.Sprintf("promoting %s after the new slot is ready", spec.AutoPromotionAfter),
 			Until: ready.Add(spec.AutoPromotionAfter), Promotable: true}); err != nil {
 			return "", err
 		}
@@ -123,7 +125,7 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 	}
 	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate),
 		Traffic: &strategy.Traffic{Weight: 100, CanaryPods: rn.required(), Service: spec.ActiveService, Slot: st.Candidate}})
-	return "", rn.enter(ctx, stepVerify, func(s *state, r *strategy.Record) {
+	return "", rn.enter(ctx, stepVerify, func(s *state, r *record.Record) {
 		s.Switched = rn.d.Now()
 		r.Stable, r.Phase, r.Switched = r.Revision, strategy.PhasePromoting, true
 	})
@@ -159,11 +161,11 @@ func (rn *run) scaleDown(ctx context.Context) (string, error) {
 	if st.Adopted == "" && (st.Previous == "" || spec.rollbackWindow() > 0) {
 		return "", nil
 	}
-	if _, err := rn.f.Await(ctx, strategy.Await{Until: st.Switched.Add(spec.scaleDownDelay()),
+	if _, err := rn.f.Await(ctx, flow.Await{Until: st.Switched.Add(spec.scaleDownDelay()),
 		Reason: fmt.Sprintf("old pods keep running %s after the switch", spec.scaleDownDelay())}); err != nil {
 		return "", err
 	}
-	if err := rn.f.Save(ctx, func(r *strategy.Record) error { r.Committed = true; return nil }); err != nil {
+	if err := rn.f.Save(ctx, func(r *record.Record) error { r.Committed = true; return nil }); err != nil {
 		return "", err
 	}
 	old := st.Adopted
@@ -178,7 +180,7 @@ func (rn *run) scaleDown(ctx context.Context) (string, error) {
 }
 
 // rollback sends traffic back to the slot that served before, at once.
-func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*strategy.Record) error, error) {
+func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*record.Record) error, error) {
 	st := rn.state()
 	back := st.Previous
 	// The record says whether the switch happened; the cache may not show
@@ -195,8 +197,8 @@ func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*strategy.
 		stable, _ = rn.sl.Revision(back)
 	}
 	now := rn.d.Now()
-	return func(r *strategy.Record) error {
-		return editState(r, func(s *state, r *strategy.Record) {
+	return func(r *record.Record) error {
+		return editState(r, func(s *state, r *record.Record) {
 			if switched && back != "" {
 				s.Switched = time.Time{} // traffic is back on the old slot
 			} else if switched {
@@ -220,7 +222,7 @@ func (rn *run) retire(ctx context.Context) error {
 
 // awaitAvailable waits until slot has n available pods of the release.
 func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) error {
-	_, err := rn.f.Await(ctx, strategy.Await{
+	_, err := rn.f.Await(ctx, flow.Await{
 		Reason:   fmt.Sprintf("waiting for %d available pods of %s in slot %s", n, rn.rel.Revision, slot),
 		Cond:     func() (bool, time.Time) { got, next := rn.available(slot, rn.rel.Revision); return got >= n, next },
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
@@ -231,7 +233,7 @@ func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) error {
 // awaitEndpoints waits until service's ready endpoints are n of the slot's
 // pods and nothing else.
 func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32) error {
-	_, err := rn.f.Await(ctx, strategy.Await{
+	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot),
 		Cond: func() (bool, time.Time) {
 			on, off := rn.sl.Endpoints(service, slot)

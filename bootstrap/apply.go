@@ -9,13 +9,12 @@ import (
 	"strconv"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/switchyard-dev/switchyard/strategy"
 )
 
 // jobResult is what an apply job reports back to the run.
@@ -193,6 +192,6 @@ type waiter struct {
 // track registers a job with such a clock; with any other clock the
 // functions do nothing.
 func track(clk any) (w waiter, done func()) {
-	idle, busy, done := strategy.Track(clk)
+	idle, busy, done := flow.Track(clk)
 	return waiter{idle: idle, busy: busy}, done
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 // delPhase is where one object of a deletion is.
@@ -241,11 +242,11 @@ func (rn *run) deleteAll(ctx context.Context, nodes []*delNode, done strategy.Ev
 				next = n.deadline
 			}
 		}
-		_, err := rn.d.Wait(ctx, strategy.WaitFor{
+		_, err := rn.d.Wait(ctx, flow.WaitFor{
 			Cond: func() (bool, error) {
 				return rn.hub.peek() || (!next.IsZero() && !rn.s.cfg.Clock.Now().Before(next)), nil
 			},
-			Sources: []strategy.Source{rn.hub},
+			Sources: []flow.Source{rn.hub},
 			Recheck: func() time.Time { return next },
 		})
 		if err != nil && (ctx.Err() == nil || rn.cancelled != nil) {

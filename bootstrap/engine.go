@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 // loop applies the graph: each object as soon as everything it waits for
@@ -52,12 +52,12 @@ func (rn *run) loop(ctx context.Context) error {
 			rn.settle(ctx)
 			return nil
 		}
-		_, err := rn.d.Wait(ctx, strategy.WaitFor{
+		_, err := rn.d.Wait(ctx, flow.WaitFor{
 			Cond: func() (bool, error) {
 				next := rn.nextDeadline()
 				return rn.hub.peek() || (!next.IsZero() && !rn.s.cfg.Clock.Now().Before(next)), nil
 			},
-			Sources: []strategy.Source{watchErrs{rn.hub, rn.caches}},
+			Sources: []flow.Source{watchErrs{rn.hub, rn.caches}},
 			Recheck: rn.nextDeadline,
 		})
 		if err != nil && (ctx.Err() == nil || rn.cancelled != nil) {

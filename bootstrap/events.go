@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 // The event types of a bootstrap, one per thing that happens to an object.
@@ -38,7 +39,7 @@ const (
 type emitter struct {
 	s      *Strategy
 	rel    strategy.Release
-	d      *strategy.Driver
+	d      *flow.Driver
 	silent bool // a dry run reports nothing
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/switchyard-dev/switchyard/internal/retry"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -26,7 +27,7 @@ const repeatLimit = 5
 // object in the events of the retries.
 func (rn *run) retry(ctx context.Context, ref Ref, w waiter, extra func(error) bool, op func(context.Context) error) error {
 	var a attempts
-	err := strategy.Retrier{Clock: rn.s.cfg.Clock, Max: rn.s.cfg.MaxRetryBackoff, Retryable: extra,
+	err := retry.Retrier{Clock: rn.s.cfg.Clock, Max: rn.s.cfg.MaxRetryBackoff, Retryable: extra,
 		OnRetry: func(err error, wait time.Duration) { rn.retrying(ref, err, wait) },
 		Idle:    func() func() { w.idle(); return w.busy },
 	}.Do(ctx, a.wrap(op))

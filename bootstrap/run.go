@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // Apply applies the bundle in r.Objects as a dependency graph and waits
@@ -45,7 +47,7 @@ func (s *Strategy) Apply(ctx context.Context, r strategy.Release) (*Report, erro
 	if err := rn.prepareRecordNamespace(ctx); err != nil {
 		return nil, err
 	}
-	d, err := strategy.Begin(ctx, s.Name(), s.clients, b.rel, s.cfg)
+	d, err := flow.Begin(ctx, s.Name(), s.clients, b.rel, s.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +61,7 @@ type run struct {
 	s  *Strategy
 	b  *bundle
 	em *emitter
-	d  *strategy.Driver
+	d  *flow.Driver
 	// fromJobs reports events from the jobs' goroutines, such as retries.
 	fromJobs func(strategy.Event)
 	hub      *hub
@@ -309,7 +311,7 @@ func (rn *run) drive(ctx context.Context) (*Report, error) {
 	d := rn.d
 	rn.start = d.Now()
 	rn.deadline = rn.start.Add(rn.s.spec.Timeout)
-	err := d.Save(ctx, func(r *strategy.Record) error {
+	err := d.Save(ctx, func(r *record.Record) error {
 		if r.Phase == strategy.PhaseSucceeded {
 			r.Stable = r.Revision
 		}

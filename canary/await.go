@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // awaitAvailable waits until slot has n available pods of revision.
@@ -13,7 +15,7 @@ func (rn *run) awaitAvailable(ctx context.Context, slot, revision string, n int3
 	if n == 0 {
 		return nil
 	}
-	_, err := rn.f.Await(ctx, strategy.Await{
+	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: fmt.Sprintf("waiting for %d available pods of %s in slot %s", n, revision, slot),
 		Cond: func() (bool, time.Time) {
 			got, next := rn.sl.Available(slot, revision, rn.minReady())
@@ -31,7 +33,7 @@ func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32
 	if only {
 		reason = fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot)
 	}
-	_, err := rn.f.Await(ctx, strategy.Await{
+	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: reason,
 		Cond: func() (bool, time.Time) {
 			on, off := rn.sl.Endpoints(service, slot)
@@ -47,7 +49,7 @@ func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32
 // of the split.
 func (rn *run) awaitShrunk(ctx context.Context, st state, canary, stable int32) error {
 	svc := rn.s.spec.StableService
-	_, err := rn.f.Await(ctx, strategy.Await{
+	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: fmt.Sprintf("waiting for Service %s to route to %d canary and %d stable pods", svc, canary, stable),
 		Cond: func() (bool, time.Time) {
 			c, _ := rn.sl.Endpoints(svc, st.Canary)
@@ -64,7 +66,7 @@ func (rn *run) awaitShrunk(ctx context.Context, st state, canary, stable int32) 
 // the canary's pods leaving the Service) moves the traffic. A release
 // replaced by a newer revision keeps its canary slot for the next release,
 // which redeploys it.
-func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*strategy.Record) error, error) {
+func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*record.Record) error, error) {
 	st, spec, app := rn.state(), rn.s.spec, rn.rel.App.Name
 	if st.Stable == "" {
 		// A first release has nothing to go back to: the canary keeps
@@ -110,7 +112,7 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*stra
 	}
 	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("all traffic back on stable slot %s", st.Stable)})
 	now := rn.d.Now()
-	return func(r *strategy.Record) error {
+	return func(r *record.Record) error {
 		var s state
 		if err := r.DecodeState(&s); err != nil {
 			return err
@@ -124,9 +126,9 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*stra
 // waitFor waits, within the progress deadline, for cond while traffic goes
 // back; requests wait until the release has ended.
 func (rn *run) waitFor(ctx context.Context, reason string, cond func() bool) error {
-	wake, err := rn.d.Wait(ctx, strategy.WaitFor{Sources: rn.sl.Sources(), Until: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+	wake, err := rn.d.Wait(ctx, flow.WaitFor{Sources: rn.sl.Sources(), Until: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 		Reason: reason, Cond: func() (bool, error) { return cond(), nil }})
-	if err == nil && wake == strategy.WokeDeadline {
+	if err == nil && wake == flow.WokeDeadline {
 		err = fmt.Errorf("%s: not done within the progress deadline of %s", reason, rn.s.spec.progressDeadline())
 	}
 	return err

@@ -14,6 +14,8 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -61,7 +63,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		return v.Err()
 	}
 	if err := s.cfg.Retry(ctx, func(ctx context.Context) error {
-		return strategy.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
+		return flow.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
 	}); err != nil {
 		return err
 	}
@@ -187,8 +189,8 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := strategy.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control,
-		strategy.StepCheck(s.Name(), r.Revision, stepNames(s.spec)), checkState(r.App))
+	d, err := flow.BeginReplacing(ctx, s.Name(), s.clients, r, s.cfg, s.control,
+		flow.StepCheck(s.Name(), r.Revision, stepNames(s.spec)), checkState(r.App))
 	if err != nil {
 		return nil, err
 	}
@@ -200,14 +202,14 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if err == nil {
 		err = res.Err()
 	}
-	return strategy.Shipped(r.Revision, res, err)
+	return flow.Shipped(r.Revision, res, err)
 }
 
 // checkState returns a check for Begin that the recorded state names real
 // slots, so that an edited record cannot send writes elsewhere.
-func checkState(app types.NamespacedName) func(*strategy.Record) error {
+func checkState(app types.NamespacedName) func(*record.Record) error {
 	slot := func(s string) bool { return s == Blue || s == Green }
-	return strategy.StateCheck("canary", app, func(st *state) error {
+	return flow.StateCheck("canary", app, func(st *state) error {
 		switch {
 		case !slot(st.Canary):
 			return fmt.Errorf("canary slot %q", st.Canary)

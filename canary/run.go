@@ -13,6 +13,8 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -46,7 +48,7 @@ type state struct {
 // ("0-SetWeight", ...), "promote" and "scale-down".
 const (
 	stepDeploy    = "deploy"
-	stepPromote   = strategy.FullPromotionStep
+	stepPromote   = flow.FullPromotionStep
 	stepScaleDown = "scale-down"
 )
 
@@ -62,8 +64,8 @@ func stepNames(spec Spec) []string {
 // run is one Run of a release.
 type run struct {
 	s   *Strategy
-	d   *strategy.Driver
-	f   *strategy.Flow
+	d   *flow.Driver
+	f   *flow.Flow
 	rel strategy.Release
 	sl  *slots.Slots
 	// routes is set once this run set a header or mirror route.
@@ -81,8 +83,8 @@ func (rn *run) state() state {
 
 // enter records step name and the state changed by edit in one write,
 // with the edits queued by later.
-func (rn *run) enter(ctx context.Context, name string, edit func(*state, *strategy.Record)) error {
-	return rn.f.Enter(ctx, name, func(r *strategy.Record) error {
+func (rn *run) enter(ctx context.Context, name string, edit func(*state, *record.Record)) error {
+	return rn.f.Enter(ctx, name, func(r *record.Record) error {
 		var st state
 		if err := r.DecodeState(&st); err != nil {
 			return err
@@ -106,8 +108,8 @@ func (rn *run) enter(ctx context.Context, name string, edit func(*state, *strate
 // later has the next write of the record also make edit, to save a write
 // when nothing depends on it being recorded sooner: what it records is
 // found again by repeating the step after a crash.
-func (rn *run) later(edit func(*state, *strategy.Record)) {
-	rn.f.Later(func(r *strategy.Record) error {
+func (rn *run) later(edit func(*state, *record.Record)) {
+	rn.f.Later(func(r *record.Record) error {
 		var st state
 		if err := r.DecodeState(&st); err != nil {
 			return err
@@ -140,7 +142,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 		d.Emit(ctx, strategy.Event{Type: strategy.EventResumed, Message: fmt.Sprintf("resuming at step %d (%s)", rec.Step, rec.StepName)})
 	}
 	spec := rn.s.spec
-	hooks := strategy.FlowHooks{
+	hooks := flow.Hooks{
 		Sources:          rn.sl.Sources,
 		Rollback:         rn.rollback,
 		Retire:           rn.retire,
@@ -153,22 +155,22 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	if spec.Router != nil {
 		hooks.AbortDelay = spec.abortScaleDownDelay()
 	}
-	rn.f = strategy.NewFlow(d, rn.steps(), hooks)
+	rn.f = flow.New(d, rn.steps(), hooks)
 	return rn.f.Run(ctx)
 }
 
 // steps is the release as a table: deploy, the spec's steps, promotion and
 // scale-down.
-func (rn *run) steps() []strategy.FlowStep {
-	out := []strategy.FlowStep{{Name: stepDeploy, Run: rn.deployStep}}
+func (rn *run) steps() []flow.Step {
+	out := []flow.Step{{Name: stepDeploy, Run: rn.deployStep}}
 	for i, st := range rn.s.spec.Steps {
-		out = append(out, strategy.FlowStep{Name: stepName(i, st), Kind: stepKind(st), Run: func(ctx context.Context) (string, error) {
+		out = append(out, flow.Step{Name: stepName(i, st), Kind: stepKind(st), Run: func(ctx context.Context) (string, error) {
 			return rn.userStep(ctx, i)
 		}})
 	}
 	return append(out,
-		strategy.FlowStep{Name: stepPromote, Run: rn.promoteStep},
-		strategy.FlowStep{Name: stepScaleDown, Run: rn.scaleDownStep})
+		flow.Step{Name: stepPromote, Run: rn.promoteStep},
+		flow.Step{Name: stepScaleDown, Run: rn.scaleDownStep})
 }
 
 func (rn *run) startWatches(ctx context.Context) error {
@@ -241,7 +243,7 @@ func (rn *run) start(ctx context.Context) error {
 		undo = undo || q.Action == strategy.ActionUndo && q.Revision == rev
 	}
 	st.Instant = st.Instant || undo
-	return rn.d.Save(ctx, func(r *strategy.Record) error {
+	return rn.d.Save(ctx, func(r *record.Record) error {
 		// Requests made before this release were meant for an earlier one.
 		r.Take(func(strategy.Request) bool { return true })
 		if stableRev != "" {
@@ -332,12 +334,12 @@ func (rn *run) scaleDownStep(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	if rn.s.spec.Router != nil {
-		if _, err := rn.f.Await(ctx, strategy.Await{Until: st.Promoted.Add(rn.s.spec.scaleDownDelay()),
+		if _, err := rn.f.Await(ctx, flow.Await{Until: st.Promoted.Add(rn.s.spec.scaleDownDelay()),
 			Reason: fmt.Sprintf("old pods keep running %s after the slots swapped", rn.s.spec.scaleDownDelay())}); err != nil {
 			return "", err
 		}
 	}
-	if err := rn.f.Save(ctx, func(r *strategy.Record) error { r.Committed = true; return nil }); err != nil {
+	if err := rn.f.Save(ctx, func(r *record.Record) error { r.Committed = true; return nil }); err != nil {
 		return "", err
 	}
 	return "", rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Stable), 0)
@@ -456,7 +458,7 @@ func (rn *run) runStep(ctx context.Context, i int, st state) error {
 // abort remove them. The record must say so before the step ends.
 func (rn *run) markRoutes() {
 	rn.routes = true
-	rn.later(func(s *state, _ *strategy.Record) { s.Routes = true })
+	rn.later(func(s *state, _ *record.Record) { s.Routes = true })
 }
 
 // shift moves the canary to weight with the canary scale given: the slot
@@ -528,7 +530,7 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	if weight == st.Weight && equalScale(scale, st.Scale) {
 		return nil
 	}
-	rn.later(func(s *state, _ *strategy.Record) { s.Weight, s.Scale = weight, scale })
+	rn.later(func(s *state, _ *record.Record) { s.Weight, s.Scale = weight, scale })
 	return nil
 }
 
@@ -545,7 +547,7 @@ func (rn *run) pause(ctx context.Context, st state, p Pause) error {
 		_, err := rn.f.Decide(ctx, "paused until Promote")
 		return err
 	}
-	_, err := rn.f.Await(ctx, strategy.Await{Reason: fmt.Sprintf("pausing %s", p.Duration),
+	_, err := rn.f.Await(ctx, flow.Await{Reason: fmt.Sprintf("pausing %s", p.Duration),
 		Until: st.StepStarted.Add(p.Duration), Promotable: true})
 	return err
 }
@@ -573,7 +575,7 @@ func (rn *run) promote(ctx context.Context, st state) error {
 				return err
 			}
 		}
-		if err := rn.enter(ctx, stepPromote, func(s *state, r *strategy.Record) {
+		if err := rn.enter(ctx, stepPromote, func(s *state, r *record.Record) {
 			s.Promoted, s.Weight = rn.d.Now(), 100
 			r.Stable, r.Phase, r.Switched = rev, strategy.PhasePromoting, true
 		}); err != nil {
@@ -594,7 +596,7 @@ func (rn *run) promote(ctx context.Context, st state) error {
 	if err := rn.sl.LabelPods(ctx, st.Canary, spec.StableMetadata.Labels, spec.StableMetadata.Annotations); err != nil {
 		return err
 	}
-	rn.later(func(s *state, r *strategy.Record) {
+	rn.later(func(s *state, r *record.Record) {
 		if s.Promoted.IsZero() {
 			s.Promoted = rn.d.Now()
 		}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -128,15 +129,15 @@ func (s Spec) minPods() int32 { return max(s.MinPodsPerSlot, 1) }
 // later, still before any write.
 func (s Spec) validate(v *strategy.Validator) {
 	v.Check(s.StableService != "", "spec.stableService", nil, "is required")
-	strategy.ValidateServiceName(v, "spec.stableService", s.StableService)
-	strategy.ValidateServiceName(v, "spec.canaryService", s.CanaryService)
+	flow.ValidateServiceName(v, "spec.stableService", s.StableService)
+	flow.ValidateServiceName(v, "spec.canaryService", s.CanaryService)
 	if s.Router != nil {
 		v.Check(s.CanaryService != "", "spec.canaryService", nil, "is required with a router")
 		v.Check(s.CanaryService == "" || s.CanaryService != s.StableService, "spec.canaryService", s.CanaryService, "must differ from the stable Service")
 	}
-	strategy.ValidateServicePorts(v, "spec.servicePorts", s.ServicePorts)
-	strategy.ValidatePodMetadata(v, "spec.stableMetadata", s.StableMetadata.Labels, s.StableMetadata.Annotations)
-	strategy.ValidatePodMetadata(v, "spec.canaryMetadata", s.CanaryMetadata.Labels, s.CanaryMetadata.Annotations)
+	flow.ValidateServicePorts(v, "spec.servicePorts", s.ServicePorts)
+	flow.ValidatePodMetadata(v, "spec.stableMetadata", s.StableMetadata.Labels, s.StableMetadata.Annotations)
+	flow.ValidatePodMetadata(v, "spec.canaryMetadata", s.CanaryMetadata.Labels, s.CanaryMetadata.Annotations)
 	headers, mirror := false, false
 	if s.Router != nil {
 		headers, mirror = traffic.Supports(s.Router)
@@ -147,7 +148,7 @@ func (s Spec) validate(v *strategy.Validator) {
 		v.Check(b.StartingStep >= 0 && b.StartingStep < max(len(s.Steps), 1), "spec.background.startingStep", b.StartingStep,
 			"must be the index of a step (0..%d)", len(s.Steps)-1)
 		v.Check(len(b.Checks) > 0, "spec.background.checks", nil, "must not be empty")
-		strategy.ValidateChecks(v, "spec.background.checks", b.Checks)
+		flow.ValidateChecks(v, "spec.background.checks", b.Checks)
 	}
 	v.Check(s.MinPodsPerSlot >= 0 && s.MinPodsPerSlot <= strategy.MaxReplicas, "spec.minPodsPerSlot", s.MinPodsPerSlot,
 		"must be within 0..%d", strategy.MaxReplicas)

@@ -10,6 +10,7 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
@@ -184,7 +185,7 @@ func validateSteps(v *strategy.Validator, steps []Step, headers, mirror bool, ro
 			v.Check(s.Duration >= 0, p+".pause.duration", s.Duration, "must not be negative")
 		case Analysis:
 			v.Check(len(s.Checks) > 0, p+".analysis.checks", nil, "must not be empty")
-			strategy.ValidateChecks(v, p+".analysis.checks", s.Checks)
+			flow.ValidateChecks(v, p+".analysis.checks", s.Checks)
 		case SetCanaryScale:
 			set := 0
 			if s.Replicas != nil {

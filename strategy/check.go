@@ -57,19 +57,3 @@ func (e *CheckError) Unwrap() error { return e.Err }
 func (e *CheckError) Is(target error) bool {
 	return target == ErrAnalysisFailed && !errors.Is(e.Err, ErrInconclusive)
 }
-
-// ValidateChecks adds the errors of a list of checks at path to v: every
-// check needs a unique name and a function.
-func ValidateChecks(v *Validator, path string, checks []Check) {
-	seen := map[string]bool{}
-	for i, c := range checks {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		v.Check(c.Name != "", p+".name", nil, "must not be empty")
-		v.Check(!seen[c.Name], p+".name", c.Name, "must be unique")
-		v.Check(c.Func != nil, p+".func", nil, "must be set")
-		if c.Validate != nil {
-			c.Validate(v, p)
-		}
-		seen[c.Name] = true
-	}
-}

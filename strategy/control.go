@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/participant"
+	"github.com/switchyard-dev/switchyard/internal/retry"
+	"github.com/switchyard-dev/switchyard/internal/store"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // Control sends control requests to releases from any process. Requests
@@ -24,14 +26,14 @@ import (
 type Control struct {
 	kube  kubernetes.Interface
 	cfg   Config
-	store *store
+	store *store.Store
 }
 
 // NewControl returns a Control that writes with kube. WithClock and
 // WithIdentity are the options it uses.
 func NewControl(kube kubernetes.Interface, opts ...Option) *Control {
 	cfg := NewConfig(opts...)
-	return &Control{kube: kube, cfg: cfg, store: &store{kube: kube, retry: Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff}}}
+	return &Control{kube: kube, cfg: cfg, store: &store.Store{Kube: kube, Retry: retry.Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff}}}
 }
 
 // phases in which each request applies.
@@ -101,69 +103,8 @@ func (c *Control) Replace(ctx context.Context, app types.NamespacedName, revisio
 // free once no Run of this process holds the app: it is a restarted
 // driver's own.
 func (c *Control) WaitUnlocked(ctx context.Context, app types.NamespacedName) error {
-	_, err := c.waitUnlocked(ctx, app)
+	_, err := c.store.WaitUnlocked(ctx, app, c.cfg.Identity, func(err error) error { return &WatchError{Err: err} })
 	return err
-}
-
-// waitUnlocked is WaitUnlocked; it returns the lease it saw lapse
-// unchanged while its timestamps still say it is live, for Begin to take.
-func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*Lease, error) {
-	w, err := c.watchRecord(ctx, app)
-	if err != nil {
-		return nil, err
-	}
-	defer w.close()
-	records, idle, busy := w.records, w.idle, w.busy
-	var seen Lease
-	var seenAt time.Time
-	for {
-		changed := records.Changed()
-		if err := watchFailed([]Source{records}); err != nil {
-			return nil, err
-		}
-		cm, ok := records.Get(app.Namespace, RecordName(app.Name))
-		if !ok {
-			return nil, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
-		}
-		rec, err := decodeRecord(app, cm)
-		if err != nil {
-			return nil, err
-		}
-		now := c.cfg.Clock.Now()
-		lease := rec.Lease
-		if !lease.Live(now) || lease.Holder == c.cfg.Identity {
-			return nil, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
-		}
-		if !lease.same(seen) {
-			seen, seenAt = lease, now
-		}
-		lapse := lease.Expires()
-		if bound := seenAt.Add(lease.span()); bound.Before(lapse) {
-			lapse = bound
-		}
-		if !now.Before(lapse) {
-			return &seen, waitLocal(ctx, c.kube, app, c.cfg.Identity, idle, busy)
-		}
-		// The timer and the cache mark this waiter busy before waking it,
-		// as Driver.Wait does.
-		fired := make(chan struct{})
-		t := c.cfg.Clock.AfterFunc(lapse.Sub(now), func() { busy(); close(fired) })
-		cancelHook := records.OnChange(busy)
-		idle()
-		select {
-		case <-ctx.Done():
-		case <-changed:
-		case <-fired:
-		}
-		busy()
-		cancelHook()
-		if !t.Stop() {
-			<-fired
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
 }
 
 // Await waits, on a watch of the release record, until cond holds for the
@@ -175,78 +116,40 @@ func (c *Control) waitUnlocked(ctx context.Context, app types.NamespacedName) (*
 // It returns ctx's error when ctx ends first, and ErrCorruptRecord when
 // the record cannot be read. A missing record is waited for.
 func (c *Control) Await(ctx context.Context, app types.NamespacedName, cond func(*Status) bool) (*Status, error) {
-	w, err := c.watchRecord(ctx, app)
+	w, err := c.store.WatchRecord(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	defer w.close()
-	records, idle, busy := w.records, w.idle, w.busy
+	defer w.Close()
 	for {
-		changed := records.Changed()
-		if err := watchFailed([]Source{records}); err != nil {
-			return nil, err
+		changed := w.Records.Changed()
+		if err := w.Failed(); err != nil {
+			return nil, &WatchError{Err: err}
 		}
-		if cm, ok := records.Get(app.Namespace, RecordName(app.Name)); ok {
-			rec, err := decodeRecord(app, cm)
+		if cm, ok := w.Get(app); ok {
+			rec, err := record.Decode(app, cm)
 			if err != nil {
 				return nil, err
 			}
-			if st := rec.status(app); cond(st) {
-				return st, nil
+			if s := statusOf(app, rec); cond(s) {
+				return s, nil
 			}
 		}
-		cancelHook := records.OnChange(busy)
-		idle()
-		select {
-		case <-ctx.Done():
-		case <-changed:
-		}
-		busy()
-		cancelHook()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if err := w.Block(ctx, c.cfg.Clock, changed, 0); err != nil {
+			return nil, err
 		}
 	}
-}
-
-// recordWatch is a watch of one app's release record for a Control that
-// waits, counted as a participant of an auto-advancing fake clock.
-type recordWatch struct {
-	records          *objcache.Cache[*corev1.ConfigMap]
-	idle, busy, done func()
-	cancel           context.CancelFunc
-}
-
-func (c *Control) watchRecord(ctx context.Context, app types.NamespacedName) (*recordWatch, error) {
-	w := &recordWatch{}
-	w.idle, w.busy, w.done = Track(c.cfg.Clock)
-	var wctx context.Context
-	wctx, w.cancel = context.WithCancel(ctx)
-	cms := c.kube.CoreV1().ConfigMaps(app.Namespace)
-	w.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(app.Name))), c.cfg.Clock)
-	retry := c.store.retry
-	retry.Idle = func() func() { w.idle(); return w.busy }
-	if err := retry.Do(ctx, func(context.Context) error { return w.records.Start(wctx) }); err != nil {
-		w.close()
-		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
-	}
-	return w, nil
-}
-
-func (w *recordWatch) close() {
-	w.cancel()
-	w.done()
 }
 
 // Status returns the release's recorded state.
 func (c *Control) Status(ctx context.Context, app types.NamespacedName) (*Status, error) {
 	st, done := c.tracked()
 	defer done()
-	rec, _, err := st.load(ctx, app)
+	rec, _, err := st.Load(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	return rec.status(app), nil
+	return statusOf(app, rec), nil
 }
 
 // List returns the status of every release recorded in namespace (all
@@ -259,7 +162,7 @@ func (c *Control) List(ctx context.Context, namespace string) ([]*Status, error)
 	st, done := c.tracked()
 	defer done()
 	var list *corev1.ConfigMapList
-	err := st.retry.Do(ctx, func(ctx context.Context) error {
+	err := st.Retry.Do(ctx, func(ctx context.Context) error {
 		var err error
 		list, err = c.kube.CoreV1().ConfigMaps(namespace).List(ctx, metav1.ListOptions{
 			LabelSelector: LabelRecord + "=true," + LabelManagedBy + "=" + ManagedBy,
@@ -273,16 +176,16 @@ func (c *Control) List(ctx context.Context, namespace string) ([]*Status, error)
 	var errs []error
 	for i := range list.Items {
 		cm := &list.Items[i]
-		app := types.NamespacedName{Namespace: cm.Namespace, Name: strings.TrimSuffix(cm.Name, recordSuffix)}
-		if !strings.HasSuffix(cm.Name, recordSuffix) {
+		app := types.NamespacedName{Namespace: cm.Namespace, Name: strings.TrimSuffix(cm.Name, record.Suffix)}
+		if !strings.HasSuffix(cm.Name, record.Suffix) {
 			continue
 		}
-		rec, err := decodeRecord(app, cm)
+		rec, err := record.Decode(app, cm)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, rec.status(app))
+		out = append(out, statusOf(app, rec))
 	}
 	slices.SortFunc(out, func(a, b *Status) int {
 		return strings.Compare(a.App.String(), b.App.String())
@@ -297,20 +200,20 @@ func (c *Control) List(ctx context.Context, namespace string) ([]*Status, error)
 func (c *Control) Recorded(ctx context.Context, app types.NamespacedName, revision string) (*Result, bool, error) {
 	st, done := c.tracked()
 	defer done()
-	rec, _, err := st.load(ctx, app)
+	rec, _, err := st.Load(ctx, app)
 	if errors.Is(err, ErrNoRecord) {
 		return nil, false, nil
 	}
 	if err != nil || !rec.Ended(revision) {
 		return nil, false, err
 	}
-	return rec.result(app), true, nil
+	return resultOf(app, rec), true, nil
 }
 
 func (c *Control) request(ctx context.Context, app types.NamespacedName, q Request) error {
 	st, done := c.tracked()
 	defer done()
-	_, _, err := st.update(ctx, app, false, func(r *Record) error {
+	_, _, err := st.Update(ctx, app, false, func(r *record.Record) error {
 		if q.Action == ActionUndo {
 			if _, ok := r.Find(q.Revision); !ok {
 				return fmt.Errorf("undo %s to %q: %w", app, q.Revision, ErrUnknownRevision)
@@ -324,8 +227,8 @@ func (c *Control) request(ctx context.Context, app types.NamespacedName, q Reque
 		r.Seq++
 		q.Seq, q.Step, q.By, q.At = r.Seq, r.Step, c.cfg.Identity, c.cfg.Clock.Now()
 		r.Requests = append(r.Requests, q)
-		if len(r.Requests) > maxPendingRequests {
-			r.Requests = r.Requests[len(r.Requests)-maxPendingRequests:]
+		if len(r.Requests) > record.MaxPendingRequests {
+			r.Requests = r.Requests[len(r.Requests)-record.MaxPendingRequests:]
 		}
 		return nil
 	})
@@ -334,7 +237,7 @@ func (c *Control) request(ctx context.Context, app types.NamespacedName, q Reque
 
 // refusal says why a request that fits the release's phase cannot be
 // honoured now, so that it is refused rather than accepted and dropped.
-func refusal(r *Record, q Request) error {
+func refusal(r *record.Record, q Request) error {
 	inFlight := r.InFlight()
 	refuse := func(why string) error { return &PhaseError{Action: q.Action, Phase: r.Phase, Why: why} }
 	switch q.Action {
@@ -364,36 +267,9 @@ func refusal(r *Record, q Request) error {
 // tracked returns a store whose retries count this Control as a waiting
 // participant of an auto-advancing fake clock, and the function that ends
 // its participation.
-func (c *Control) tracked() (*store, func()) {
-	idle, busy, done := Track(c.cfg.Clock)
-	retry := c.store.retry
-	retry.Idle = func() func() { idle(); return busy }
-	return &store{kube: c.kube, retry: retry}, done
-}
-
-// maxPendingRequests bounds the request queue so a runaway client cannot
-// grow the record without limit.
-const maxPendingRequests = 32
-
-// BeginReplacing is Begin for a strategy whose new release replaces one in
-// flight under another driver: when the lease is held, it asks that driver
-// to stop (Replace), waits for the lease to be let go, and begins. The
-// driver in flight decides, in the one table of requests (see Flow), what
-// stopping leaves in place: before its switch it stops at once; after it,
-// it finishes first.
-func BeginReplacing(ctx context.Context, name string, clients Clients, r Release, cfg Config, c *Control, checks ...func(*Record) error) (*Driver, error) {
-	var lapsed *Lease
-	for {
-		d, err := begin(ctx, name, clients, r, cfg, lapsed, checks)
-		var locked *LockedError
-		if !errors.As(err, &locked) {
-			return d, err
-		}
-		if err := c.Replace(ctx, r.App, r.Revision); err != nil {
-			return nil, err
-		}
-		if lapsed, err = c.waitUnlocked(ctx, r.App); err != nil {
-			return nil, err
-		}
-	}
+func (c *Control) tracked() (*store.Store, func()) {
+	idle, busy, done := participant.Track(c.cfg.Clock)
+	r := c.store.Retry
+	r.Idle = func() func() { idle(); return busy }
+	return &store.Store{Kube: c.kube, Retry: r}, done
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 func TestAwaitWaitsForAStatus(t *testing.T) {
@@ -31,13 +32,13 @@ func TestAwaitWaitsForAStatus(t *testing.T) {
 	d, err := e.begin(t, ctx, "driver-a")
 	require.NoError(t, err)
 	defer d.Close()
-	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase = strategy.PhaseProgressing; return nil }))
+	require.NoError(t, d.Save(ctx, func(r *record.Record) error { r.Phase = strategy.PhaseProgressing; return nil }))
 	select {
 	case st := <-got:
 		t.Fatalf("Await returned before the release was paused: %s", st.Phase)
 	default:
 	}
-	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase, r.StepName = strategy.PhasePaused, "pause"; return nil }))
+	require.NoError(t, d.Save(ctx, func(r *record.Record) error { r.Phase, r.StepName = strategy.PhasePaused, "pause"; return nil }))
 	st := <-got
 	assert.Equal(t, strategy.PhasePaused, st.Phase)
 	assert.Equal(t, "pause", st.StepName)
@@ -67,7 +68,7 @@ func TestListReportsEveryReleaseAndSkipsBadRecords(t *testing.T) {
 	e := newEnv(t)
 	d, err := e.begin(t, ctx, "driver-a")
 	require.NoError(t, err)
-	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase, r.StepName = strategy.PhasePaused, "pause"; return nil }))
+	require.NoError(t, d.Save(ctx, func(r *record.Record) error { r.Phase, r.StepName = strategy.PhasePaused, "pause"; return nil }))
 	d.Close()
 	bad := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: strategy.RecordName("edited"),
 		Labels: map[string]string{strategy.LabelRecord: "true", strategy.LabelManagedBy: strategy.ManagedBy}},

@@ -33,9 +33,11 @@
 //
 // Options (WithClock, WithIdentity, WithObserver, WithLogger, ...) are
 // shared by every strategy. Events reach an observer callback, corev1
-// Events, OpenTelemetry and slog. Sequence and Waves compose strategies.
+// Events, OpenTelemetry and slog. Checks (a Go func, an analysis, a
+// webhook from strategy/webhook) gate a release at fixed moments. Sequence
+// and Waves compose strategies.
 //
-// Strategy authors build on Driver (Begin) and Flow, the release state
-// machine: named steps, and one table of how requests, checks, aborts and
-// deadlines are handled.
+// Writing a strategy of your own? Package strategy/flow has the driver and
+// the release state machine every built-in strategy runs on, and
+// strategy/record the release record's format.
 package strategy

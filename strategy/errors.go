@@ -7,13 +7,16 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/switchyard-dev/switchyard/internal/retry"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // Sentinel errors. Every error a strategy returns for one of these reasons
 // matches it with errors.Is, whatever type carries the details.
 var (
 	// ErrInvalid is matched by every *ValidationError.
-	ErrInvalid = errors.New("invalid input")
+	ErrInvalid = retry.ErrInvalid
 	// ErrLocked means another driver holds the release's lease.
 	ErrLocked = errors.New("release is locked by another driver")
 	// ErrLeaseLost means the lease passed to another driver while this one
@@ -32,13 +35,13 @@ var (
 	// pauses the release for a decision (Promote goes on, Abort stops).
 	ErrInconclusive = errors.New("analysis inconclusive")
 	// ErrNoRecord means the app has no release record yet.
-	ErrNoRecord = errors.New("no release record")
+	ErrNoRecord = record.ErrNoRecord
 	// ErrCorruptRecord means the release record cannot be read. It is left
 	// as it is for a person to inspect.
-	ErrCorruptRecord = errors.New("release record is corrupt")
+	ErrCorruptRecord = record.ErrCorruptRecord
 	// ErrForeignRecord means an object with the record's name exists but was
 	// not written by switchyard. It is never overwritten.
-	ErrForeignRecord = errors.New("object is not a switchyard release record")
+	ErrForeignRecord = record.ErrForeignRecord
 	// ErrUnknownRevision means a revision is not in the release history.
 	ErrUnknownRevision = errors.New("revision not in release history")
 	// ErrNotApplicable means a control request does not apply to the
@@ -151,18 +154,7 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // RecordError is a release record that cannot be used. It unwraps to
 // ErrCorruptRecord or ErrForeignRecord.
-type RecordError struct {
-	App    types.NamespacedName
-	Name   string // the ConfigMap's name
-	Reason string
-	Err    error
-}
-
-func (e *RecordError) Error() string {
-	return fmt.Sprintf("release record %s/%s of %s: %s", e.App.Namespace, e.Name, e.App, e.Reason)
-}
-
-func (e *RecordError) Unwrap() error { return e.Err }
+type RecordError = record.RecordError
 
 // PhaseError is a control request that does not fit the release's phase. It
 // matches ErrNotApplicable.

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 var (
@@ -104,7 +105,7 @@ func TestConfigValidation(t *testing.T) {
 	assert.True(t, ve.Has("options.fieldManager"))
 
 	e := newEnv(t)
-	_, err = strategy.Begin(context.Background(), "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, c)
+	_, err = flow.Begin(context.Background(), "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, c)
 	require.ErrorIs(t, err, strategy.ErrInvalid)
 	cms, lerr := e.kube.CoreV1().ConfigMaps(app.Namespace).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, lerr)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 var (
@@ -42,9 +43,9 @@ func (e env) config(id string, opts ...strategy.Option) strategy.Config {
 	}, opts...)...)
 }
 
-func (e env) begin(t *testing.T, ctx context.Context, id string, opts ...strategy.Option) (*strategy.Driver, error) {
+func (e env) begin(t *testing.T, ctx context.Context, id string, opts ...strategy.Option) (*flow.Driver, error) {
 	t.Helper()
-	return strategy.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, e.config(id, opts...))
+	return flow.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, e.config(id, opts...))
 }
 
 // waitForWaiters blocks until something waits on the fake clock.

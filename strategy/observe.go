@@ -1,15 +1,10 @@
 package strategy
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/clock"
 )
 
 // EventType says what happened.
@@ -35,26 +30,6 @@ const (
 	// Event.Measurement; the driver keeps the latest in the record.
 	EventMeasurement EventType = "Measurement"
 )
-
-// Measurement is one measurement of an analysis metric, as events carry it
-// and the release record keeps it (the most recent MeasurementLimit).
-type Measurement struct {
-	// Analysis names the check or background analysis that took it.
-	Analysis string `json:"analysis,omitempty"`
-	Metric   string `json:"metric"`
-	// Phase is the measurement's verdict: Successful, Failed, Error,
-	// Inconclusive, or Running for a sequential judge not decided yet.
-	Phase string `json:"phase"`
-	// Value is the measured value as text, "" when there was none.
-	Value string    `json:"value,omitempty"`
-	Time  time.Time `json:"time"`
-	// Message says why, in one line: the condition that failed with the
-	// observed value, or the provider's error.
-	Message string `json:"message,omitempty"`
-}
-
-// MeasurementLimit is how many measurements a release record keeps.
-const MeasurementLimit = 50
 
 // Event is one thing that happened during a Run, as the observer sees it.
 type Event struct {
@@ -119,65 +94,3 @@ type Traffic struct {
 // Observer receives events synchronously; it must return quickly. A
 // driver never calls it from two goroutines at once.
 type Observer func(Event)
-
-// eventRecorder writes corev1 Events about the release record, counting
-// repeats of the same reason and message on one Event object instead of
-// creating a new one each time.
-type eventRecorder struct {
-	kube  kubernetes.Interface
-	clock clock.PassiveClock
-	app   types.NamespacedName
-	by    string
-	last  map[string]*corev1.Event // reason+message -> the Event written
-}
-
-func (r *eventRecorder) record(ctx context.Context, warning bool, reason, message string) {
-	if r == nil {
-		return
-	}
-	now := metav1.NewTime(r.clock.Now())
-	key := reason + "\x00" + message
-	events := r.kube.CoreV1().Events(r.app.Namespace)
-	if prev, ok := r.last[key]; ok {
-		ev := prev.DeepCopy()
-		ev.Count++
-		ev.LastTimestamp = now
-		if out, err := events.Update(ctx, ev, metav1.UpdateOptions{}); err == nil {
-			r.last[key] = out
-			return
-		}
-	}
-	typ := corev1.EventTypeNormal
-	if warning {
-		typ = corev1.EventTypeWarning
-	}
-	if len(message) > 1024 {
-		message = message[:1021] + "..."
-	}
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: RecordName(r.app.Name) + ".",
-			Namespace:    r.app.Namespace,
-			Labels:       map[string]string{LabelManagedBy: ManagedBy, LabelApp: r.app.Name},
-		},
-		InvolvedObject: corev1.ObjectReference{
-			APIVersion: "v1", Kind: "ConfigMap", Namespace: r.app.Namespace, Name: RecordName(r.app.Name),
-		},
-		Reason:              reason,
-		Message:             message,
-		Type:                typ,
-		Count:               1,
-		FirstTimestamp:      now,
-		LastTimestamp:       now,
-		Source:              corev1.EventSource{Component: "switchyard"},
-		ReportingController: "switchyard.dev/driver",
-		ReportingInstance:   r.by,
-	}
-	// Events are best effort: a failure to write one never fails a release.
-	if out, err := events.Create(ctx, ev, metav1.CreateOptions{}); err == nil {
-		if r.last == nil {
-			r.last = map[string]*corev1.Event{}
-		}
-		r.last[key] = out
-	}
-}

@@ -18,6 +18,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // spans records span names with their parents; it implements only what the
@@ -99,9 +101,9 @@ func TestRunIsTracedMeteredAndRecordedAsEvents(t *testing.T) {
 	mp := &counters{adds: map[string]int64{}}
 	cfg := strategy.NewConfig(strategy.WithClock(e.clock), strategy.WithIdentity("driver-a"),
 		strategy.WithTracerProvider(tp), strategy.WithMeterProvider(mp))
-	d, err := strategy.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, cfg)
+	d, err := flow.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, cfg)
 	require.NoError(t, err)
-	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error {
+	require.NoError(t, d.Save(ctx, func(r *record.Record) error {
 		r.Revision, r.Phase, r.Started = "v1", strategy.PhaseProgressing, e.clock.Now()
 		return nil
 	}))
@@ -143,7 +145,7 @@ func TestRunIsTracedMeteredAndRecordedAsEvents(t *testing.T) {
 	}
 
 	quiet := strategy.NewConfig(strategy.WithClock(e.clock), strategy.WithIdentity("driver-b"), strategy.WithEvents(false))
-	d2, err := strategy.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, quiet)
+	d2, err := flow.Begin(ctx, "test", e.clients(), strategy.Release{App: app, Revision: "v1"}, quiet)
 	require.NoError(t, err)
 	d2.Close()
 	after, err := e.kube.CoreV1().Events(app.Namespace).List(ctx, metav1.ListOptions{})

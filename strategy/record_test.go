@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 func TestBeginTakesLeaseAndSecondDriverIsLocked(t *testing.T) {
@@ -39,7 +40,7 @@ func TestAbandonedDriverIsTakenOverAfterLeaseLapses(t *testing.T) {
 	e := newEnv(t)
 	a, err := e.begin(t, ctx, "driver-a")
 	require.NoError(t, err)
-	require.NoError(t, a.Save(ctx, func(r *strategy.Record) error {
+	require.NoError(t, a.Save(ctx, func(r *record.Record) error {
 		r.Revision, r.Phase, r.Step, r.StepName = "v1", strategy.PhaseProgressing, 2, "wait"
 		return nil
 	}))
@@ -123,14 +124,14 @@ func TestSaveReappliesMutationAfterConflict(t *testing.T) {
 	d, err := e.begin(t, ctx, "driver-a")
 	require.NoError(t, err)
 	defer d.Close()
-	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error { r.Phase = strategy.PhaseProgressing; return nil }))
+	require.NoError(t, d.Save(ctx, func(r *record.Record) error { r.Phase = strategy.PhaseProgressing; return nil }))
 
 	// Another process writes a request, and the driver's next write meets a
 	// conflict once.
 	require.NoError(t, strategy.NewControl(e.kube).Pause(ctx, app))
 	e.cluster.Conflicts("update", "configmaps", 1)
 	calls := 0
-	require.NoError(t, d.Save(ctx, func(r *strategy.Record) error {
+	require.NoError(t, d.Save(ctx, func(r *record.Record) error {
 		calls++
 		r.Step = 3
 		return nil
@@ -144,7 +145,7 @@ func TestSaveReappliesMutationAfterConflict(t *testing.T) {
 }
 
 func TestRecordKeepsHistoryLimitAndExactTimes(t *testing.T) {
-	var r strategy.Record
+	var r record.Record
 	start := t0.Add(1234567 * time.Nanosecond)
 	for i := range 12 {
 		r.Remember(strategy.Revision{Revision: string(rune('a' + i)), Started: start}, 10)
@@ -204,7 +205,7 @@ func TestRetryClassifiesErrors(t *testing.T) {
 
 func TestRestartStartsAFreshReleaseAndKeepsHistory(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	r := &strategy.Record{Strategy: "canary", Revision: "v1", Phase: strategy.PhaseAborted, Reason: strategy.ReasonRequested,
+	r := &record.Record{Strategy: "canary", Revision: "v1", Phase: strategy.PhaseAborted, Reason: strategy.ReasonRequested,
 		Message: "aborted", Step: 100, Paused: true, PauseUntil: now, State: []byte(`{"old":true}`),
 		Measurements: []strategy.Measurement{{Metric: "m"}}, History: []strategy.Revision{{Revision: "v1"}}}
 	type st struct{ Slot string }
@@ -236,7 +237,7 @@ func TestRestartStartsAFreshReleaseAndKeepsHistory(t *testing.T) {
 }
 
 func TestPauseOrResume(t *testing.T) {
-	r := &strategy.Record{Phase: strategy.PhaseProgressing}
+	r := &record.Record{Phase: strategy.PhaseProgressing}
 	r.PauseOrResume(strategy.Request{Action: strategy.ActionPause}, false)
 	assert.True(t, r.Paused)
 	assert.Equal(t, strategy.PhasePaused, r.Phase)

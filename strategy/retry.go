@@ -2,151 +2,32 @@ package strategy
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
-	"sync"
-	"time"
 
-	"github.com/cenkalti/backoff/v4"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
+
+	"github.com/switchyard-dev/switchyard/internal/participant"
+	"github.com/switchyard-dev/switchyard/internal/retry"
 )
 
 // Transient reports whether err is worth retrying: API 5xx, 429, server
 // timeouts, conflicts, and network errors. Validation, forbidden, not-found
 // and invalid errors are permanent, and so is anything wrapped in
 // backoff.Permanent.
-func Transient(err error) bool {
-	if err == nil {
-		return false
-	}
-	var perm *backoff.PermanentError
-	if errors.As(err, &perm) || errors.Is(err, ErrInvalid) {
-		return false
-	}
-	switch {
-	case apierrors.IsConflict(err), apierrors.IsTooManyRequests(err),
-		apierrors.IsServerTimeout(err), apierrors.IsTimeout(err),
-		apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err),
-		apierrors.IsUnexpectedServerError(err):
-		return true
-	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsInvalid(err),
-		apierrors.IsBadRequest(err), apierrors.IsNotFound(err), apierrors.IsAlreadyExists(err),
-		apierrors.IsMethodNotSupported(err), apierrors.IsNotAcceptable(err),
-		apierrors.IsRequestEntityTooLargeError(err):
-		return false
-	}
-	var st apierrors.APIStatus
-	if errors.As(err, &st) && st.Status().Code >= 500 {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
-}
-
-// Retrier runs API calls again on transient errors with exponential
-// backoff and jitter on its clock, until the context ends. Drivers retry
-// with one (Driver.Retry); code that runs its own goroutines, such as
-// bootstrap's, builds its own.
-type Retrier struct {
-	Clock clock.WithTickerAndDelayedExecution
-	// Max caps the wait between attempts; zero is DefaultMaxRetryBackoff.
-	Max time.Duration
-	// Retryable also retries errors it accepts, besides Transient ones.
-	Retryable func(error) bool
-	// OnRetry, when set, is told of each retry before the wait.
-	OnRetry func(err error, wait time.Duration)
-	// Idle, when set, marks the caller idle for an auto-advancing clock
-	// while it waits and returns what marks it busy again (see Track).
-	Idle func() (busy func())
-}
-
-// Do calls op until it succeeds, fails permanently (an error that is not
-// retried, or a backoff.PermanentError, unwrapped) or ctx ends.
-func (r Retrier) Do(ctx context.Context, op func(ctx context.Context) error) error {
-	limit := r.Max
-	if limit == 0 {
-		limit = DefaultMaxRetryBackoff
-	}
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(50*time.Millisecond),
-		backoff.WithMaxInterval(limit),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithClockProvider(r.Clock),
-	)
-	conflicts := 0
-	for {
-		err := op(ctx)
-		var perm *backoff.PermanentError
-		if errors.As(err, &perm) {
-			return perm.Err
-		}
-		if err == nil || !Transient(err) && (r.Retryable == nil || !r.Retryable(err)) {
-			return err
-		}
-		// A first conflict means another writer was quicker: read and try
-		// again at once. Repeated conflicts back off like other errors.
-		if apierrors.IsConflict(err) {
-			if conflicts++; conflicts == 1 {
-				continue
-			}
-		} else {
-			conflicts = 0
-		}
-		wait := b.NextBackOff()
-		if r.OnRetry != nil {
-			r.OnRetry(err, wait)
-		}
-		// The timer, made before the caller goes idle, marks it busy before
-		// waking it, so that an auto-advancing fake clock cannot move on in
-		// between.
-		var mu sync.Mutex
-		var resume func()
-		fired := make(chan struct{})
-		t := r.Clock.AfterFunc(wait, func() {
-			mu.Lock()
-			if resume != nil {
-				resume()
-			}
-			mu.Unlock()
-			close(fired)
-		})
-		if r.Idle != nil {
-			mu.Lock()
-			resume = r.Idle()
-			mu.Unlock()
-		}
-		select {
-		case <-ctx.Done():
-			if !t.Stop() {
-				<-fired
-			}
-			if resume != nil {
-				resume()
-			}
-			return errors.Join(ctx.Err(), err)
-		case <-fired:
-		}
-	}
-}
+func Transient(err error) bool { return retry.Transient(err) }
 
 // Retry calls op until it succeeds, returns a permanent error or ctx ends,
 // waiting on clk with exponential backoff and jitter between transient
 // failures.
 func Retry(ctx context.Context, clk clock.WithTickerAndDelayedExecution, op func(ctx context.Context) error) error {
-	return Retrier{Clock: clk}.Do(ctx, op)
+	return retry.Retrier{Clock: clk}.Do(ctx, op)
 }
 
-// Retry calls op as Retrier.Do does, on the options' clock, counting the
+// Retry calls op with exponential backoff and jitter, on the options' clock, counting the
 // caller as a participant of an auto-advancing fake clock while it backs
 // off, so that a retry before any driver runs (a strategy's checks of its
 // input, a Control call) cannot stall a test.
 func (c Config) Retry(ctx context.Context, op func(ctx context.Context) error) error {
-	idle, busy, done := Track(c.Clock)
+	idle, busy, done := participant.Track(c.Clock)
 	defer done()
-	return Retrier{Clock: c.Clock, Max: c.MaxRetryBackoff, Idle: func() func() { idle(); return busy }}.Do(ctx, op)
+	return retry.Retrier{Clock: c.Clock, Max: c.MaxRetryBackoff, Idle: func() func() { idle(); return busy }}.Do(ctx, op)
 }

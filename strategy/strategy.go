@@ -39,39 +39,6 @@ type Release struct {
 	Objects []*unstructured.Unstructured
 }
 
-// Phase is where a release is in its life.
-type Phase string
-
-// The phases of a release. Succeeded, Aborted and Failed are terminal.
-const (
-	PhasePending     Phase = "Pending"
-	PhaseProgressing Phase = "Progressing"
-	PhasePaused      Phase = "Paused"
-	PhasePromoting   Phase = "Promoting"
-	PhaseSucceeded   Phase = "Succeeded"
-	PhaseAborted     Phase = "Aborted"
-	PhaseFailed      Phase = "Failed"
-)
-
-// Terminal reports whether no more work happens in phase p without a new
-// request.
-func (p Phase) Terminal() bool {
-	switch p {
-	case PhaseSucceeded, PhaseAborted, PhaseFailed:
-		return true
-	}
-	return false
-}
-
-// known reports whether p is one of the phases, or empty (a new record).
-func (p Phase) known() bool {
-	switch p {
-	case "", PhasePending, PhaseProgressing, PhasePaused, PhasePromoting:
-		return true
-	}
-	return p.Terminal()
-}
-
 // Plan is what Run would do for a release.
 type Plan struct {
 	Strategy string
@@ -115,7 +82,7 @@ func (r *Result) Err() error {
 	if r == nil || r.Phase == PhaseSucceeded {
 		return nil
 	}
-	cause := r.Reason.Err()
+	cause := reasonErr(r.Reason)
 	if cause == nil {
 		cause = ErrAborted
 		if r.Phase == PhaseFailed {
@@ -139,15 +106,3 @@ func (e *ResultError) Error() string {
 }
 
 func (e *ResultError) Unwrap() error { return e.cause }
-
-// Shipped checks that a Run asked to ship revision ended with it: a Run
-// that shipped another revision instead (an Undo that was pending in the
-// record) returns its Result with an error that matches ErrSuperseded and
-// names the revision that serves.
-func Shipped(revision string, res *Result, err error) (*Result, error) {
-	if err != nil || res == nil || res.Revision == revision {
-		return res, err
-	}
-	return res, fmt.Errorf("asked to ship %s of %s, but %s was released instead (a pending Undo) and %s serves: %w",
-		revision, res.App, res.Revision, res.Stable, ErrSuperseded)
-}

@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 var trustApp = types.NamespacedName{Namespace: "shop", Name: "web"}
@@ -212,26 +213,26 @@ func TestCompanionValidation(t *testing.T) {
 func TestServiceAndPodMetadataHelpers(t *testing.T) {
 	t.Parallel()
 	var v strategy.Validator
-	strategy.ValidateServiceName(&v, "a", "web-svc")
-	strategy.ValidateServiceName(&v, "b", "Web_Svc!")
-	strategy.ValidateServiceName(&v, "c", "Bad..Name")
-	strategy.ValidateServiceName(&v, "d", "1web")
-	strategy.ValidatePodMetadata(&v, "e", map[string]string{"role": "active", "example.com/tier": "web"}, map[string]string{"example.com/note": "any text at all"})
-	strategy.ValidatePodMetadata(&v, "f", map[string]string{"bad key!": "x"}, nil)
-	strategy.ValidatePodMetadata(&v, "g", map[string]string{"role": "not a value"}, nil)
-	strategy.ValidatePodMetadata(&v, "h", nil, map[string]string{"bad key!": "x"})
-	strategy.ValidatePodMetadata(&v, "i", map[string]string{strategy.LabelSlot: "blue"}, nil)
-	strategy.ValidateServicePorts(&v, "j", []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}})
-	strategy.ValidateServicePorts(&v, "k", []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}, {Name: "grpc", Port: 9090, Protocol: corev1.ProtocolUDP}})
-	strategy.ValidateServicePorts(&v, "l", []corev1.ServicePort{{Port: 0}})
-	strategy.ValidateServicePorts(&v, "m", []corev1.ServicePort{{Port: 70000}})
-	strategy.ValidateServicePorts(&v, "n", []corev1.ServicePort{{Name: "Bad_Name", Port: 80}})
-	strategy.ValidateServicePorts(&v, "o", []corev1.ServicePort{{Name: "a", Port: 80}, {Port: 81}})
-	strategy.ValidateServicePorts(&v, "p", []corev1.ServicePort{{Name: "a", Port: 80}, {Name: "a", Port: 81}})
-	strategy.ValidateServicePorts(&v, "q", []corev1.ServicePort{{Name: "a", Port: 80}, {Name: "b", Port: 80}})
-	strategy.ValidateServicePorts(&v, "r", []corev1.ServicePort{{Port: 80, Protocol: "HTTP"}})
-	strategy.ValidateServicePorts(&v, "s", []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(-1)}})
-	strategy.ValidateServicePorts(&v, "t", []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("no_such name")}})
+	flow.ValidateServiceName(&v, "a", "web-svc")
+	flow.ValidateServiceName(&v, "b", "Web_Svc!")
+	flow.ValidateServiceName(&v, "c", "Bad..Name")
+	flow.ValidateServiceName(&v, "d", "1web")
+	flow.ValidatePodMetadata(&v, "e", map[string]string{"role": "active", "example.com/tier": "web"}, map[string]string{"example.com/note": "any text at all"})
+	flow.ValidatePodMetadata(&v, "f", map[string]string{"bad key!": "x"}, nil)
+	flow.ValidatePodMetadata(&v, "g", map[string]string{"role": "not a value"}, nil)
+	flow.ValidatePodMetadata(&v, "h", nil, map[string]string{"bad key!": "x"})
+	flow.ValidatePodMetadata(&v, "i", map[string]string{strategy.LabelSlot: "blue"}, nil)
+	flow.ValidateServicePorts(&v, "j", []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}})
+	flow.ValidateServicePorts(&v, "k", []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}, {Name: "grpc", Port: 9090, Protocol: corev1.ProtocolUDP}})
+	flow.ValidateServicePorts(&v, "l", []corev1.ServicePort{{Port: 0}})
+	flow.ValidateServicePorts(&v, "m", []corev1.ServicePort{{Port: 70000}})
+	flow.ValidateServicePorts(&v, "n", []corev1.ServicePort{{Name: "Bad_Name", Port: 80}})
+	flow.ValidateServicePorts(&v, "o", []corev1.ServicePort{{Name: "a", Port: 80}, {Port: 81}})
+	flow.ValidateServicePorts(&v, "p", []corev1.ServicePort{{Name: "a", Port: 80}, {Name: "a", Port: 81}})
+	flow.ValidateServicePorts(&v, "q", []corev1.ServicePort{{Name: "a", Port: 80}, {Name: "b", Port: 80}})
+	flow.ValidateServicePorts(&v, "r", []corev1.ServicePort{{Port: 80, Protocol: "HTTP"}})
+	flow.ValidateServicePorts(&v, "s", []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(-1)}})
+	flow.ValidateServicePorts(&v, "t", []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("no_such name")}})
 	var ve *strategy.ValidationError
 	require.ErrorAs(t, v.Err(), &ve)
 	got := map[string]bool{}
@@ -255,21 +256,21 @@ func TestCheckNamespace(t *testing.T) {
 	kube := c.Clients().Kube
 
 	var v strategy.Validator
-	require.NoError(t, strategy.CheckNamespace(ctx, kube, "shop", &v))
+	require.NoError(t, flow.CheckNamespace(ctx, kube, "shop", &v))
 	require.NoError(t, v.Err(), "an existing namespace")
 
-	require.NoError(t, strategy.CheckNamespace(ctx, kube, "nope", &v))
+	require.NoError(t, flow.CheckNamespace(ctx, kube, "nope", &v))
 	requirePaths(t, v.Err(), "release.app.namespace")
 
 	nsGR := schema.GroupResource{Resource: "namespaces"}
 	c.FailRequests("get", "namespaces", apierrors.NewForbidden(nsGR, "nope", errors.New("cannot get namespaces at the cluster scope")), 1)
 	var forbidden strategy.Validator
-	require.NoError(t, strategy.CheckNamespace(ctx, kube, "nope", &forbidden), "a least-privilege identity may not read namespaces")
+	require.NoError(t, flow.CheckNamespace(ctx, kube, "nope", &forbidden), "a least-privilege identity may not read namespaces")
 	require.NoError(t, forbidden.Err())
 
 	c.FailRequests("get", "namespaces", apierrors.NewServiceUnavailable("etcd is down"), 1)
 	var broken strategy.Validator
-	err := strategy.CheckNamespace(ctx, kube, "shop", &broken)
+	err := flow.CheckNamespace(ctx, kube, "shop", &broken)
 	require.Error(t, err)
 	assert.True(t, apierrors.IsServiceUnavailable(err), "%v", err)
 	require.NoError(t, broken.Err())
@@ -278,6 +279,6 @@ func TestCheckNamespace(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, kube.CoreV1().Namespaces().Delete(ctx, "leaving", metav1.DeleteOptions{}))
 	var leaving strategy.Validator
-	require.NoError(t, strategy.CheckNamespace(ctx, kube, "leaving", &leaving))
+	require.NoError(t, flow.CheckNamespace(ctx, kube, "leaving", &leaving))
 	requirePaths(t, leaving.Err(), "release.app.namespace")
 }

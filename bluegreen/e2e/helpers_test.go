@@ -23,6 +23,7 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 const (
@@ -139,7 +140,7 @@ func (e *env) await(ch <-chan outcome) outcome {
 
 // until waits until cond holds, checking it again on every change of the
 // sources, within the test's deadline.
-func (e *env) until(what string, cond func() bool, sources ...strategy.Source) {
+func (e *env) until(what string, cond func() bool, sources ...flow.Source) {
 	e.t.Helper()
 	e2ekit.Until(e.t, e.ctx, what, cond, sources...)
 }

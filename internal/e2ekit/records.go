@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // RecordVersion is one version of a release record, as a watch delivered
@@ -28,7 +29,7 @@ type RecordVersion struct {
 	At              time.Time
 	Event           watch.EventType // "list" for the first
 	ResourceVersion string
-	Record          strategy.Record
+	Record          record.Record
 }
 
 func (v RecordVersion) String() string {

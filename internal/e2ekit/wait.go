@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
 
 // Outcome is how a release run in the background ended.
@@ -45,7 +46,7 @@ func Await(tb testing.TB, ctx context.Context, ch <-chan Outcome) Outcome {
 
 // Until waits until cond holds, checking it again on every change of the
 // sources (watch caches and the like), failing tb when ctx ends first.
-func Until(tb testing.TB, ctx context.Context, what string, cond func() bool, sources ...strategy.Source) {
+func Until(tb testing.TB, ctx context.Context, what string, cond func() bool, sources ...flow.Source) {
 	tb.Helper()
 	for {
 		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/bootstrap"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // isDiscovery accepts the discovery requests: /api, /apis and their group
@@ -78,7 +79,7 @@ func finalRecordWrite(app string) func(*http.Request) bool {
 		if cm == nil || cm.Name != strategy.RecordName(app) {
 			return false
 		}
-		var rec strategy.Record
+		var rec record.Record
 		return json.Unmarshal([]byte(cm.Data[strategy.RecordKey]), &rec) == nil && rec.Phase.Terminal() && rec.Lease.Holder == ""
 	}
 }

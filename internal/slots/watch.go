@@ -17,13 +17,14 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
 
 // Slots reads and writes the two slots of one app for a driver.
 type Slots struct {
 	Kube   kubernetes.Interface
-	Driver *strategy.Driver
+	Driver *flow.Driver
 	App    types.NamespacedName
 	// FieldManager applies the slots' objects.
 	FieldManager string
@@ -48,9 +49,9 @@ func (s *Slots) Size(slot string) int32 {
 	return n
 }
 
-// Sources are the caches, for strategy.WaitFor.
-func (s *Slots) Sources() []strategy.Source {
-	return []strategy.Source{s.Deploys, s.Pods, s.Services, s.Slices}
+// Sources are the caches, for flow.WaitFor.
+func (s *Slots) Sources() []flow.Source {
+	return []flow.Source{s.Deploys, s.Pods, s.Services, s.Slices}
 }
 
 // Watch starts the caches; services are the Services whose EndpointSlices

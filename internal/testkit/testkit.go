@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // Crasher counts the writes made through a fake cluster (corev1 Events
@@ -76,7 +77,7 @@ func (cr *Crasher) renewal(a k8stesting.Action) bool {
 	if !ok || cm.Data[strategy.RecordKey] == "" {
 		return false
 	}
-	var rec strategy.Record
+	var rec record.Record
 	if json.Unmarshal([]byte(cm.Data[strategy.RecordKey]), &rec) != nil {
 		return false
 	}

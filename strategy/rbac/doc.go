@@ -25,5 +25,5 @@
 // analysis/job creates Jobs, a custom traffic.Router writes its objects.
 // A router whose objects are in another namespace
 // (traffic.AllowCrossNamespace) needs its rule there. Reading the app's
-// Namespace (strategy.CheckNamespace) is optional: a 403 is ignored.
+// Namespace (flow.CheckNamespace) is optional: a 403 is ignored.
 package rbac

@@ -23,6 +23,8 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // LabelRevision is the pod-template label that carries the release's
@@ -100,7 +102,7 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if res, ended, err := s.control.Recorded(ctx, r.App, r.Revision); err != nil || ended {
 		return res, errors.Join(err, res.Err())
 	}
-	d, err := strategy.Begin(ctx, s.Name(), s.clients, r, s.cfg, strategy.StepCheck(s.Name(), r.Revision, stepNames))
+	d, err := flow.Begin(ctx, s.Name(), s.clients, r, s.cfg, flow.StepCheck(s.Name(), r.Revision, stepNames))
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +115,7 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	if err == nil {
 		err = res.Err()
 	}
-	return strategy.Shipped(r.Revision, res, err)
+	return flow.Shipped(r.Revision, res, err)
 }
 
 // The steps of a rolling release.
@@ -126,8 +128,8 @@ var stepNames = []string{stepApply, stepAvailable}
 
 type run struct {
 	s       *Strategy
-	d       *strategy.Driver
-	f       *strategy.Flow
+	d       *flow.Driver
+	f       *flow.Flow
 	rel     strategy.Release
 	deploys *objcache.Cache[*appsv1.Deployment]
 }
@@ -156,7 +158,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	if err := rn.watch(ctx); err != nil {
 		return nil, err
 	}
-	rn.f = strategy.NewFlow(d, []strategy.FlowStep{
+	rn.f = flow.New(d, []flow.Step{
 		{Name: stepApply, Run: func(ctx context.Context) (string, error) {
 			if err := rn.apply(ctx, rn.rel.Workload, rn.rel.Revision, d.Record().Paused); err != nil {
 				return "", err
@@ -164,8 +166,8 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 			return "", rn.f.Enter(ctx, stepAvailable, nil)
 		}},
 		{Name: stepAvailable, Run: rn.available},
-	}, strategy.FlowHooks{
-		Sources:          func() []strategy.Source { return []strategy.Source{rn.deploys} },
+	}, flow.Hooks{
+		Sources:          func() []flow.Source { return []flow.Source{rn.deploys} },
 		Rollback:         rn.rollback,
 		ProgressDeadline: rn.s.spec.ProgressDeadline,
 		DeadlineFails:    true,
@@ -177,7 +179,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	return rn.f.Run(ctx)
 }
 
-func firstRequest(rec *strategy.Record, match func(strategy.Request) bool) *strategy.Request {
+func firstRequest(rec *record.Record, match func(strategy.Request) bool) *strategy.Request {
 	for i := range rec.Requests {
 		if match(rec.Requests[i]) {
 			return &rec.Requests[i]
@@ -190,7 +192,7 @@ func firstRequest(rec *strategy.Record, match func(strategy.Request) bool) *stra
 func (rn *run) start(ctx context.Context) error {
 	now := rn.d.Now()
 	w := stripped(rn.rel.Workload)
-	return rn.d.Save(ctx, func(r *strategy.Record) error {
+	return rn.d.Save(ctx, func(r *record.Record) error {
 		if r.Phase == strategy.PhaseSucceeded {
 			r.Stable = r.Revision
 		}

@@ -7,13 +7,15 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/flow"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // available waits until the Deployment has rolled out; the flow handles
 // Pause, Resume, Abort and Undo requests and the progress deadline on the
 // way.
 func (rn *run) available(ctx context.Context) (string, error) {
-	_, err := rn.f.Await(ctx, strategy.Await{
+	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: "waiting for every replica of the new template to be available",
 		Cond: func() (bool, time.Time) {
 			ok, _ := rn.rolledOut()
@@ -25,7 +27,7 @@ func (rn *run) available(ctx context.Context) (string, error) {
 }
 
 // rollback puts the last successful revision's workload back.
-func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*strategy.Record) error, error) {
+func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*record.Record) error, error) {
 	rec := rn.d.Record()
 	h, ok := rec.Find(rec.Stable)
 	if !ok || h.Workload == nil || rec.Stable == rec.Revision {
@@ -34,7 +36,7 @@ func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*strategy.
 	if err := rn.apply(ctx, h.Workload, h.Revision, false); err != nil {
 		return nil, err
 	}
-	return func(r *strategy.Record) error {
+	return func(r *record.Record) error {
 		r.Message += "; rolled back to " + h.Revision
 		return nil
 	}, nil

@@ -1,4 +1,4 @@
-package strategy
+package flow
 
 import (
 	"context"
@@ -7,16 +7,18 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// StepAborting is the step of a release that was aborted: traffic is back
-// on the previous revision, and the aborted one is scaled down once the
-// abort delay has passed.
-const StepAborting = "abort-scale-down"
+// StepAborting is the step of a release whose abort is under way: traffic
+// goes back to the previous revision, then the aborted one is scaled down
+// once the abort delay has passed.
+const StepAborting = record.StepAborting
 
-// FlowStep is one named step of a release.
-type FlowStep struct {
+// Step is one named step of a release.
+type Step struct {
 	Name string
 	// Kind is what the step does, reported in events as StepKind; empty
 	// is the name.
@@ -28,8 +30,8 @@ type FlowStep struct {
 	Run func(ctx context.Context) (next string, err error)
 }
 
-// FlowHooks are what the flow needs from a strategy.
-type FlowHooks struct {
+// Hooks are what the flow needs from a strategy.
+type Hooks struct {
 	// Sources are the watches every wait of the release listens to.
 	Sources func() []Source
 	// Rollback sends all traffic back to the revision that served before
@@ -38,7 +40,7 @@ type FlowHooks struct {
 	// failed check, a missed deadline, an Undo to the previous revision
 	// after the switch, and, with ReasonSuperseded before the switch, when
 	// a newer revision replaces the release.
-	Rollback func(ctx context.Context, reason Reason) (func(*Record) error, error)
+	Rollback func(ctx context.Context, reason strategy.Reason) (func(*record.Record) error, error)
 	// Retire removes the aborted revision's pods; it runs once AbortDelay
 	// has passed since the abort.
 	Retire     func(ctx context.Context) error
@@ -66,9 +68,9 @@ type FlowHooks struct {
 // hooks; it never handles a request itself.
 type Flow struct {
 	d        *Driver
-	steps    []FlowStep
-	hooks    FlowHooks
-	carry    []func(*Record) error
+	steps    []Step
+	hooks    Hooks
+	carry    []func(*record.Record) error
 	running  map[*checkRun]context.CancelFunc
 	bg       *background
 	bgJudged bool // the background checks failed and were judged
@@ -76,8 +78,8 @@ type Flow struct {
 	cur      int  // the step running, -1 before the first
 }
 
-// NewFlow returns the flow of the release d drives.
-func NewFlow(d *Driver, steps []FlowStep, hooks FlowHooks) *Flow {
+// New returns the flow of the release d drives.
+func New(d *Driver, steps []Step, hooks Hooks) *Flow {
 	if hooks.Sources == nil {
 		hooks.Sources = func() []Source { return nil }
 	}
@@ -96,7 +98,7 @@ func NewFlow(d *Driver, steps []FlowStep, hooks FlowHooks) *Flow {
 // ended unwinds the steps of a release that ended early (aborted or
 // replaced) with its Result.
 type ended struct {
-	res *Result
+	res *strategy.Result
 	err error
 }
 
@@ -109,7 +111,7 @@ func (e *ended) Error() string {
 
 func (e *ended) Unwrap() error { return e.err }
 
-func end(res *Result, err error) error { return &ended{res: res, err: err} }
+func end(res *strategy.Result, err error) error { return &ended{res: res, err: err} }
 
 // Ended reports whether err is the end of a release a flow returns from a
 // step (an abort, a replacement), so that a step passes it on unchanged.
@@ -119,23 +121,23 @@ func Ended(err error) bool {
 }
 
 func (f *Flow) index(name string) int {
-	return slices.IndexFunc(f.steps, func(s FlowStep) bool { return s.Name == name })
+	return slices.IndexFunc(f.steps, func(s Step) bool { return s.Name == name })
 }
 
 // Run drives the release from the step the record names to its end, and
 // returns its Result: Succeeded after the last step, or how it ended early.
-func (f *Flow) Run(ctx context.Context) (*Result, error) {
+func (f *Flow) Run(ctx context.Context) (*strategy.Result, error) {
 	ctx, cancel := f.d.Guard(ctx)
 	defer cancel()
 	defer f.stopAll()
 	rec := f.d.Record()
-	if rec.StepName == StepAborting {
+	if rec.StepName == record.StepAborting {
 		return outcome(f.rollBack(ctx))
 	}
 	i := f.index(rec.StepName)
 	if i < 0 {
-		return nil, &RecordError{App: f.d.app, Name: RecordName(f.d.app.Name),
-			Reason: fmt.Sprintf("step %q is not a step of this release", rec.StepName), Err: ErrCorruptRecord}
+		return nil, &strategy.RecordError{App: f.d.app, Name: strategy.RecordName(f.d.app.Name),
+			Reason: fmt.Sprintf("step %q is not a step of this release", rec.StepName), Err: strategy.ErrCorruptRecord}
 	}
 	for i < len(f.steps) {
 		s := f.steps[i]
@@ -166,14 +168,14 @@ func (f *Flow) Run(ctx context.Context) (*Result, error) {
 			return nil, fmt.Errorf("step %s: no step %q", s.Name, next)
 		}
 	}
-	return f.d.Finish(ctx, PhaseSucceeded, "", f.hooks.Done(), Revision{})
+	return f.d.Finish(ctx, strategy.PhaseSucceeded, "", f.hooks.Done(), strategy.Revision{})
 }
 
 // here records the running step in r, so that a write made while the step
 // waits (a pause for a decision, a request) shows where the release is: a
 // step that ran without writing left the record at the one before.
-func (f *Flow) here(r *Record) {
-	if f.cur >= 0 && r.StepName != StepAborting {
+func (f *Flow) here(r *record.Record) {
+	if f.cur >= 0 && r.StepName != record.StepAborting {
 		r.Step, r.StepName = f.cur, f.steps[f.cur].Name
 	}
 }
@@ -183,10 +185,10 @@ func (f *Flow) here(r *Record) {
 // that any driver may continue it at once; the state stays as it was. A
 // driver whose lease is gone or whose caller gave up writes nothing.
 func (f *Flow) stopped(ctx context.Context, err error) {
-	if ctx.Err() != nil || errors.Is(err, ErrLeaseLost) {
+	if ctx.Err() != nil || errors.Is(err, strategy.ErrLeaseLost) {
 		return
 	}
-	_ = f.d.Save(ctx, func(r *Record) error {
+	_ = f.d.Save(ctx, func(r *record.Record) error {
 		r.Message = "stopped: " + err.Error()
 		r.Lease.Holder = ""
 		return nil
@@ -200,7 +202,7 @@ const FullPromotionStep = "promote"
 // to its promotion.
 func (f *Flow) PromotedFull() bool { return f.full }
 
-func outcome(err error) (*Result, error) {
+func outcome(err error) (*strategy.Result, error) {
 	var e *ended
 	if errors.As(err, &e) {
 		return e.res, e.err
@@ -210,12 +212,12 @@ func outcome(err error) (*Result, error) {
 
 // Enter records that the release is at step name, applying edit and the
 // edits queued with Later in the same write.
-func (f *Flow) Enter(ctx context.Context, name string, edit func(*Record) error) error {
+func (f *Flow) Enter(ctx context.Context, name string, edit func(*record.Record) error) error {
 	i := f.index(name)
 	if i < 0 {
 		return fmt.Errorf("no step %q", name)
 	}
-	err := f.d.Save(ctx, func(r *Record) error {
+	err := f.d.Save(ctx, func(r *record.Record) error {
 		for _, c := range f.carry {
 			if err := c(r); err != nil {
 				return err
@@ -238,28 +240,28 @@ func (f *Flow) Enter(ctx context.Context, name string, edit func(*Record) error)
 // Later has the next write of the record also make edit: what it records
 // is found again by repeating the step after a crash, so it need not cost
 // a write of its own.
-func (f *Flow) Later(edit func(*Record) error) { f.carry = append(f.carry, edit) }
+func (f *Flow) Later(edit func(*record.Record) error) { f.carry = append(f.carry, edit) }
 
 // Save writes the record with edit and the queued edits, at the same step.
-func (f *Flow) Save(ctx context.Context, edit func(*Record) error) error {
+func (f *Flow) Save(ctx context.Context, edit func(*record.Record) error) error {
 	return f.Enter(ctx, f.d.Record().StepName, edit)
 }
 
 // StepCheck returns a check for Begin that a release of strategy in flight
 // is at one of steps (or aborting), so that an edited record cannot send a
 // driver to a step that does not exist or skip to the end.
-func StepCheck(strategy, revision string, steps []string) func(*Record) error {
-	return func(r *Record) error {
-		if r.Strategy != strategy || r.Revision != revision || !r.InFlight() {
+func StepCheck(name, revision string, steps []string) func(*record.Record) error {
+	return func(r *record.Record) error {
+		if r.Strategy != name || r.Revision != revision || !r.InFlight() {
 			return nil
 		}
-		if r.StepName == StepAborting {
+		if r.StepName == record.StepAborting {
 			return nil
 		}
 		i := slices.Index(steps, r.StepName)
 		if i < 0 || i != r.Step {
-			return &RecordError{Name: RecordName(r.App), Err: ErrCorruptRecord,
-				Reason: fmt.Sprintf("step %d %q is not a step of this %s release", r.Step, r.StepName, strategy)}
+			return &record.RecordError{Name: record.Name(r.App), Err: record.ErrCorruptRecord,
+				Reason: fmt.Sprintf("step %d %q is not a step of this %s release", r.Step, r.StepName, name)}
 		}
 		return nil
 	}
@@ -268,9 +270,9 @@ func StepCheck(strategy, revision string, steps []string) func(*Record) error {
 // StateCheck returns a check for Begin that the state a release of
 // strategy recorded decodes into a T and passes valid, so that an edited
 // record cannot send writes to objects the strategy never chose.
-func StateCheck[T any](strategy string, app types.NamespacedName, valid func(*T) error) func(*Record) error {
-	return func(r *Record) error {
-		if r.Strategy != strategy || len(r.State) == 0 {
+func StateCheck[T any](name string, app types.NamespacedName, valid func(*T) error) func(*record.Record) error {
+	return func(r *record.Record) error {
+		if r.Strategy != name || len(r.State) == 0 {
 			return nil
 		}
 		var st T
@@ -279,8 +281,20 @@ func StateCheck[T any](strategy string, app types.NamespacedName, valid func(*T)
 			err = valid(&st)
 		}
 		if err != nil {
-			return &RecordError{App: app, Name: RecordName(app.Name), Reason: err.Error(), Err: ErrCorruptRecord}
+			return &record.RecordError{App: app, Name: record.Name(app.Name), Reason: err.Error(), Err: record.ErrCorruptRecord}
 		}
 		return nil
 	}
+}
+
+// Shipped checks that a Run asked to ship revision ended with it: a Run
+// that shipped another revision instead (an Undo that was pending in the
+// record) returns its Result with an error that matches ErrSuperseded and
+// names the revision that serves.
+func Shipped(revision string, res *strategy.Result, err error) (*strategy.Result, error) {
+	if err != nil || res == nil || res.Revision == revision {
+		return res, err
+	}
+	return res, fmt.Errorf("asked to ship %s of %s, but %s was released instead (a pending Undo) and %s serves: %w",
+		revision, res.App, res.Revision, res.Stable, strategy.ErrSuperseded)
 }

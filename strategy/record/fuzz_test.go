@@ -1,4 +1,4 @@
-package strategy
+package record
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 // panics, and a record it accepts passes its own checks again after a
 // round trip. The seeds run as an ordinary test; a longer run:
 //
-//	go test -run '^$' -fuzz FuzzDecodeRecord -fuzztime 60s ./strategy/
+//	go test -run '^$' -fuzz FuzzDecodeRecord -fuzztime 60s ./strategy/record/
 func FuzzDecodeRecord(f *testing.F) {
 	for _, seed := range []string{
 		`{"schema":1,"app":"web","phase":"Progressing","step":2,"stepName":"switch","lease":{"duration":"30s"}}`,
@@ -30,25 +30,24 @@ func FuzzDecodeRecord(f *testing.F) {
 	app := types.NamespacedName{Namespace: "shop", Name: "web"}
 	f.Fuzz(func(t *testing.T, raw string) {
 		cm := &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: RecordName("web"), Namespace: "shop",
+			ObjectMeta: metav1.ObjectMeta{Name: Name("web"), Namespace: "shop",
 				Labels: map[string]string{LabelManagedBy: ManagedBy, LabelRecord: "true"}},
 			Data: map[string]string{RecordKey: raw},
 		}
-		rec, err := decodeRecord(app, cm)
+		rec, err := Decode(app, cm)
 		if err != nil {
 			return
 		}
 		_ = rec.Lease.Live(rec.Updated)
-		_ = rec.Lease.expiresSeen(rec.Updated)
+		_ = rec.Lease.ExpiresSeen(rec.Updated)
 		_, _ = rec.Find(rec.Revision)
 		_ = rec.Ended(rec.Revision)
-		_ = rec.status(app)
 		out, err := json.Marshal(rec)
 		if err != nil {
 			t.Fatalf("an accepted record does not encode: %v", err)
 		}
 		cm.Data[RecordKey] = string(out)
-		if _, err := decodeRecord(app, cm); err != nil {
+		if _, err := Decode(app, cm); err != nil {
 			t.Fatalf("an accepted record is rejected after a round trip: %v", err)
 		}
 	})

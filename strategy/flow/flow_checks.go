@@ -1,4 +1,4 @@
-package strategy
+package flow
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/strategy"
 )
 
 // signal is a Source that changes once, when fire is called. Hooks
@@ -69,7 +71,7 @@ type checkRun struct {
 // aborts the release (ErrAnalysisFailed); one that cannot decide
 // (ErrInconclusive) pauses it until a person promotes or aborts it. Check
 // returns nil when the checks passed or a person promoted past them.
-func (f *Flow) Check(ctx context.Context, name string, checks []Check, in CheckInput) error {
+func (f *Flow) Check(ctx context.Context, name string, checks []strategy.Check, in strategy.CheckInput) error {
 	if len(checks) == 0 {
 		return nil
 	}
@@ -107,16 +109,16 @@ func (f *Flow) Check(ctx context.Context, name string, checks []Check, in CheckI
 // Judge acts on a failed check: one that could not decide pauses the
 // release for a decision, any other aborts it.
 func (f *Flow) Judge(ctx context.Context, err error) error {
-	if errors.Is(err, ErrInconclusive) {
+	if errors.Is(err, strategy.ErrInconclusive) {
 		_, err := f.Decide(ctx, err.Error())
 		return err
 	}
-	return f.Abort(ctx, ReasonAnalysisFailed, err.Error())
+	return f.Abort(ctx, strategy.ReasonAnalysisFailed, err.Error())
 }
 
 // runChecks runs checks in order and returns the first failure as a
 // *CheckError, reporting each outcome through in.Emit.
-func runChecks(ctx context.Context, checks []Check, in CheckInput) error {
+func runChecks(ctx context.Context, checks []strategy.Check, in strategy.CheckInput) error {
 	for _, c := range checks {
 		err := c.Func(ctx, in)
 		if ctx.Err() != nil {
@@ -124,11 +126,11 @@ func runChecks(ctx context.Context, checks []Check, in CheckInput) error {
 		}
 		msg := c.Name + " passed"
 		if err != nil {
-			err = &CheckError{Check: c.Name, Err: err}
+			err = &strategy.CheckError{Check: c.Name, Err: err}
 			msg = c.Name + " failed"
 		}
 		if in.Emit != nil {
-			in.Emit(Event{Type: EventCheck, Message: msg, Err: err})
+			in.Emit(strategy.Event{Type: strategy.EventCheck, Message: msg, Err: err})
 		}
 		if err != nil {
 			return err
@@ -158,7 +160,7 @@ func (b *background) hasFailed() bool {
 // waits (one that cannot decide pauses it once for a decision, and the
 // steps then go on without it). Starting again while they run, or once
 // they have been judged, does nothing.
-func (f *Flow) StartBackground(ctx context.Context, name string, checks []Check, in CheckInput) {
+func (f *Flow) StartBackground(ctx context.Context, name string, checks []strategy.Check, in strategy.CheckInput) {
 	if f.bg != nil || f.bgJudged || len(checks) == 0 {
 		return
 	}
@@ -168,7 +170,7 @@ func (f *Flow) StartBackground(ctx context.Context, name string, checks []Check,
 	in.Clock = f.d.cfg.Clock
 	rec := f.d.Record()
 	in.Emit = f.d.Emitter(rec.Step, rec.StepName+" ("+name+")")
-	f.d.Emit(ctx, Event{Type: EventCheck, Message: fmt.Sprintf("%s started: %d checks", name, len(checks))})
+	f.d.Emit(ctx, strategy.Event{Type: strategy.EventCheck, Message: fmt.Sprintf("%s started: %d checks", name, len(checks))})
 	for _, c := range checks {
 		b.wg.Add(1)
 		go func() {
@@ -179,7 +181,7 @@ func (f *Flow) StartBackground(ctx context.Context, name string, checks []Check,
 			}
 			b.mu.Lock()
 			if b.err == nil {
-				b.err = &CheckError{Check: c.Name, Err: err}
+				b.err = &strategy.CheckError{Check: c.Name, Err: err}
 			}
 			b.mu.Unlock()
 			b.failed.fire()
@@ -218,7 +220,7 @@ func (f *Flow) judgeBackground(ctx context.Context) error {
 	b.mu.Unlock()
 	f.stopBackground()
 	f.bgJudged = true // judged once: the steps go on without it
-	f.d.Emit(ctx, Event{Type: EventCheck, Message: "background analysis failed", Err: err})
+	f.d.Emit(ctx, strategy.Event{Type: strategy.EventCheck, Message: "background analysis failed", Err: err})
 	return f.Judge(ctx, err)
 }
 

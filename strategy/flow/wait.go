@@ -1,10 +1,14 @@
-package strategy
+package flow
 
 import (
 	"context"
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/internal/store"
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // Source is anything that says when it changed, such as a watch cache.
@@ -54,7 +58,7 @@ type WaitFor struct {
 	Recheck func() time.Time
 	// Requests selects the pending control requests that end the wait; nil
 	// means none.
-	Requests func(Request) bool
+	Requests func(strategy.Request) bool
 	// Reason is reported to the observer when Wait has to block.
 	Reason string
 }
@@ -118,7 +122,7 @@ func (d *Driver) Wait(ctx context.Context, w WaitFor) (Wake, error) {
 			}
 		}
 		if !announced && w.Reason != "" {
-			d.Emit(ctx, Event{Type: EventWaiting, Message: w.Reason})
+			d.Emit(ctx, strategy.Event{Type: strategy.EventWaiting, Message: w.Reason})
 			announced = true
 		}
 		var timeout time.Duration = -1
@@ -172,8 +176,8 @@ func watchFailed(sources []Source) error {
 		if !ok {
 			continue
 		}
-		if err := f.Err(); err != nil && !Transient(err) {
-			return &WatchError{Err: err}
+		if err := f.Err(); err != nil && !strategy.Transient(err) {
+			return &strategy.WatchError{Err: err}
 		}
 	}
 	return nil
@@ -189,22 +193,22 @@ type changeHook interface {
 // one the driver holds, so that control requests written by other processes
 // are seen without a read.
 func (d *Driver) refresh() error {
-	cm, ok := d.records.Get(d.app.Namespace, RecordName(d.app.Name))
-	if _, rv := d.held(); !ok || !newerVersion(cm.ResourceVersion, rv) {
+	cm, ok := d.records.Get(d.app.Namespace, strategy.RecordName(d.app.Name))
+	if _, rv := d.held(); !ok || !store.NewerVersion(cm.ResourceVersion, rv) {
 		return nil
 	}
-	rec, err := decodeRecord(d.app, cm)
+	rec, err := record.Decode(d.app, cm)
 	if err != nil {
 		return err
 	}
 	if rec.Lease.Holder != d.cfg.Identity {
-		err := fmt.Errorf("release %s now held by %q: %w", d.app, rec.Lease.Holder, ErrLeaseLost)
+		err := fmt.Errorf("release %s now held by %q: %w", d.app, rec.Lease.Holder, strategy.ErrLeaseLost)
 		d.keeper.lost(err)
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if newerVersion(cm.ResourceVersion, d.rv) {
+	if store.NewerVersion(cm.ResourceVersion, d.rv) {
 		// Only the requests are other processes' to write (see adopt).
 		adopt(rec, d.rec)
 		d.rec, d.rv = rec, cm.ResourceVersion
@@ -228,7 +232,7 @@ type Hold struct {
 	// Sources are watched for changes that may make Cond true.
 	Sources []Source
 	// Takes selects the pending requests that end the wait.
-	Takes func(Request) bool
+	Takes func(strategy.Request) bool
 }
 
 // Held says how a Hold ended.

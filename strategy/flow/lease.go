@@ -1,4 +1,4 @@
-package strategy
+package flow
 
 import (
 	"context"
@@ -6,100 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+	"github.com/switchyard-dev/switchyard/internal/participant"
+	"github.com/switchyard-dev/switchyard/internal/store"
+	"github.com/switchyard-dev/switchyard/strategy"
 )
-
-// MaxLeaseDuration bounds how long any lease is honoured without renewal,
-// whatever a record says: a lease renewed "in 2999" or for a hundred years
-// lapses this long after a driver first saw it unchanged.
-const MaxLeaseDuration = 15 * time.Minute
-
-// span is the lease's duration, bounded by MaxLeaseDuration.
-func (l Lease) span() time.Duration {
-	return min(max(l.Duration.Duration, 0), MaxLeaseDuration)
-}
-
-// Live reports whether the lease is held at now by its timestamps. A
-// driver that watches the record also lets a lease lapse when it has seen
-// it unchanged for its whole duration (see Control.WaitUnlocked), so a
-// renewal time in the future cannot hold a release for ever.
-func (l Lease) Live(now time.Time) bool {
-	return l.Holder != "" && now.Before(l.Expires())
-}
-
-// Expires is when the lease lapses if not renewed.
-func (l Lease) Expires() time.Time { return l.Renewed.Add(l.span()) }
-
-// expiresSeen is Expires, but never later than one lease from now.
-func (l Lease) expiresSeen(now time.Time) time.Time {
-	if limit := now.Add(l.span()); l.Expires().After(limit) {
-		return limit
-	}
-	return l.Expires()
-}
-
-// same reports whether l and o are the same grant: nobody renewed or took
-// the lease in between.
-func (l Lease) same(o Lease) bool {
-	return l.Holder == o.Holder && l.Renewed.Equal(o.Renewed) && l.Acquired.Equal(o.Acquired) &&
-		l.Duration == o.Duration
-}
-
-// local is the process-wide register of apps a driver of this process is
-// running, so that two Runs in one process never act on one app at once,
-// even under the same identity (which lets a restarted process take over
-// at once).
-var local = struct {
-	sync.Mutex
-	held map[string]chan struct{}
-}{held: map[string]chan struct{}{}}
-
-func localKey(kube kubernetes.Interface, app types.NamespacedName, identity string) string {
-	return fmt.Sprintf("%p/%s/%s", kube, app, identity)
-}
-
-// holdLocally claims app for a driver of this process under identity. It
-// returns nil when another driver of the process holds it under the same
-// identity; drivers of different identities are kept apart by the lease.
-func holdLocally(kube kubernetes.Interface, app types.NamespacedName, identity string) (unlock func()) {
-	key := localKey(kube, app, identity)
-	local.Lock()
-	defer local.Unlock()
-	if _, ok := local.held[key]; ok {
-		return nil
-	}
-	ch := make(chan struct{})
-	local.held[key] = ch
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			local.Lock()
-			delete(local.held, key)
-			local.Unlock()
-			close(ch)
-		})
-	}
-}
-
-// waitLocal waits until no driver of this process holds app under
-// identity.
-func waitLocal(ctx context.Context, kube kubernetes.Interface, app types.NamespacedName, identity string, idle, busy func()) error {
-	local.Lock()
-	ch, ok := local.held[localKey(kube, app, identity)]
-	local.Unlock()
-	if !ok {
-		return nil
-	}
-	idle()
-	defer busy()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // keeper renews a driver's lease on its own schedule, whatever the
 // driver's steps are doing (a check longer than the lease included), and
@@ -116,7 +26,7 @@ type keeper struct {
 	lostCh  chan struct{}
 	stopped bool
 
-	store *store // with a retrier that marks the keeper idle
+	store *store.Store // with a retrier that marks the keeper idle
 	quit  chan struct{}
 	done  chan struct{}
 }
@@ -126,11 +36,11 @@ func startKeeper(d *Driver) *keeper {
 	k := &keeper{d: d, every: lease / 2, fenceGap: lease / 4, lostCh: make(chan struct{}),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	k.last = d.Record().Lease.Renewed
-	idle, busy, done := Track(d.cfg.Clock)
-	retry := d.store.retry
+	idle, busy, done := participant.Track(d.cfg.Clock)
+	retry := d.store.Retry
 	retry.Idle = func() func() { idle(); return busy }
 	retry.Max = max(lease/8, time.Millisecond) // keep trying well inside the lease
-	k.store = &store{kube: d.store.kube, retry: retry}
+	k.store = &store.Store{Kube: d.store.Kube, Retry: retry}
 	go k.loop(idle, busy, done)
 	return k
 }
@@ -232,7 +142,7 @@ func (k *keeper) fence(now time.Time) error {
 	}
 	if until := k.last.Add(k.d.cfg.LeaseDuration - k.fenceGap); !now.Before(until) {
 		return fmt.Errorf("release %s: lease not renewed since %s, so it may lapse: %w",
-			k.d.app, k.last.Format(time.RFC3339Nano), ErrLeaseLost)
+			k.d.app, k.last.Format(time.RFC3339Nano), strategy.ErrLeaseLost)
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
-package strategy
+package flow
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // Await is one wait of a release.
@@ -67,7 +70,7 @@ func (f *Flow) Await(ctx context.Context, a Await) (Outcome, error) {
 			pausedAt = f.d.Now()
 		}
 		held, err := f.d.Hold(ctx, Hold{Reason: a.Reason, Cond: cond, Until: a.Until, Deadline: a.Deadline,
-			Sources: sources, Takes: func(q Request) bool { return f.takes(q, a) }})
+			Sources: sources, Takes: func(q strategy.Request) bool { return f.takes(q, a) }})
 		if !pausedAt.IsZero() && !a.Deadline.IsZero() {
 			// The progress deadline does not run while a person holds the
 			// release.
@@ -85,7 +88,7 @@ func (f *Flow) Await(ctx context.Context, a Await) (Outcome, error) {
 		case HeldUntil:
 			return Elapsed, nil
 		case HeldPastDeadline:
-			return 0, f.Abort(ctx, ReasonProgressDeadline,
+			return 0, f.Abort(ctx, strategy.ReasonProgressDeadline,
 				fmt.Sprintf("%s: not done within the progress deadline of %s", a.Reason, f.hooks.ProgressDeadline))
 		case HeldForRequest:
 			out, err := f.handle(ctx, a)
@@ -100,21 +103,21 @@ func (f *Flow) Await(ctx context.Context, a Await) (Outcome, error) {
 // it does not take stay in the record: Retry for the next Run, a Promote
 // for the next promotable wait, and after the switch a Replace for the
 // next driver once this release ends.
-func (f *Flow) takes(q Request, a Await) bool {
+func (f *Flow) takes(q strategy.Request, a Await) bool {
 	rec := f.d.Record()
 	own := q.Revision == f.d.revision
 	switch q.Action {
-	case ActionRetry:
+	case strategy.ActionRetry:
 		return false
-	case ActionAbort, ActionPause, ActionResume:
+	case strategy.ActionAbort, strategy.ActionPause, strategy.ActionResume:
 		return true
-	case ActionPromote:
+	case strategy.ActionPromote:
 		return a.Promotable
-	case ActionPromoteFull:
+	case strategy.ActionPromoteFull:
 		return a.Promotable || f.hooks.FullPromotion && !rec.Switched
-	case ActionReplace:
+	case strategy.ActionReplace:
 		return own || !rec.Switched
-	case ActionUndo:
+	case strategy.ActionUndo:
 		return own || !rec.Switched || q.Revision == rec.Previous && !rec.Committed
 	}
 	return false
@@ -123,14 +126,14 @@ func (f *Flow) takes(q Request, a Await) bool {
 // ending says whether taking q ends the release, and why: an Abort, or a
 // newer revision (Replace, Undo) before the switch, or an Undo to the
 // previous revision after it.
-func (f *Flow) ending(q Request, r *Record) (Reason, string, bool) {
+func (f *Flow) ending(q strategy.Request, r *record.Record) (strategy.Reason, string, bool) {
 	switch {
-	case q.Action == ActionAbort && !r.Committed:
-		return ReasonRequested, "aborted by " + q.By, true
-	case q.Action == ActionReplace && q.Revision != f.d.revision:
-		return ReasonSuperseded, fmt.Sprintf("replaced by %s (%s from %s)", q.Revision, q.Action, q.By), true
-	case q.Action == ActionUndo && q.Revision != f.d.revision:
-		return ReasonSuperseded, fmt.Sprintf("undone to %s (%s from %s)", q.Revision, q.Action, q.By), true
+	case q.Action == strategy.ActionAbort && !r.Committed:
+		return strategy.ReasonRequested, "aborted by " + q.By, true
+	case q.Action == strategy.ActionReplace && q.Revision != f.d.revision:
+		return strategy.ReasonSuperseded, fmt.Sprintf("replaced by %s (%s from %s)", q.Revision, q.Action, q.By), true
+	case q.Action == strategy.ActionUndo && q.Revision != f.d.revision:
+		return strategy.ReasonSuperseded, fmt.Sprintf("undone to %s (%s from %s)", q.Revision, q.Action, q.By), true
 	}
 	return "", "", false
 }
@@ -140,18 +143,18 @@ func (f *Flow) ending(q Request, r *Record) (Reason, string, bool) {
 // the abort, so that a driver that dies right after still sends traffic
 // back when it resumes.
 func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
-	var taken []Request
+	var taken []strategy.Request
 	ends := false
-	err := f.d.Save(ctx, func(r *Record) error {
+	err := f.d.Save(ctx, func(r *record.Record) error {
 		f.here(r)
-		taken = r.Take(func(q Request) bool {
+		taken = r.Take(func(q strategy.Request) bool {
 			// An Undo before the switch stops this release and stays in
 			// the record for the Run that ships its revision.
-			keep := q.Action == ActionUndo && q.Revision != f.d.revision && !r.Switched
+			keep := q.Action == strategy.ActionUndo && q.Revision != f.d.revision && !r.Switched
 			return f.takes(q, a) && !keep
 		})
 		for _, q := range r.Requests {
-			if q.Action == ActionUndo && q.Revision != f.d.revision && !r.Switched {
+			if q.Action == strategy.ActionUndo && q.Revision != f.d.revision && !r.Switched {
 				taken = append(taken, q)
 			}
 		}
@@ -163,8 +166,8 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 				break
 			}
 			r.PauseOrResume(q, a.Decision)
-			if r.Phase == PhaseProgressing && r.Switched {
-				r.Phase = PhasePromoting
+			if r.Phase == strategy.PhaseProgressing && r.Switched {
+				r.Phase = strategy.PhasePromoting
 			}
 		}
 		return nil
@@ -174,8 +177,8 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	}
 	var out Outcome
 	rec := f.d.Record()
-	if !ends && f.hooks.Paused != nil && slices.ContainsFunc(taken, func(q Request) bool {
-		return q.Action == ActionPause || q.Action == ActionResume
+	if !ends && f.hooks.Paused != nil && slices.ContainsFunc(taken, func(q strategy.Request) bool {
+		return q.Action == strategy.ActionPause || q.Action == strategy.ActionResume
 	}) {
 		if err := f.hooks.Paused(ctx, rec.Paused); err != nil {
 			return 0, err
@@ -184,19 +187,19 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 	for _, q := range taken {
 		msg := fmt.Sprintf("%s from %s", q.Action, q.By)
 		if _, _, ok := f.ending(q, rec); ok && ends {
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			f.d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: msg})
 			return 0, f.rollBack(ctx)
 		}
 		switch q.Action {
-		case ActionAbort:
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + " refused: the previous revision's pods are being removed"})
-		case ActionReplace, ActionUndo:
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg + ": this release ships " + q.Revision})
-		case ActionPromote:
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+		case strategy.ActionAbort:
+			f.d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: msg + " refused: the previous revision's pods are being removed"})
+		case strategy.ActionReplace, strategy.ActionUndo:
+			f.d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: msg + ": this release ships " + q.Revision})
+		case strategy.ActionPromote:
+			f.d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: msg})
 			out = max(out, Promoted)
-		case ActionPromoteFull:
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+		case strategy.ActionPromoteFull:
+			f.d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: msg})
 			if f.hooks.FullPromotion && !rec.Switched {
 				f.full = true
 				if a.Promotable {
@@ -206,7 +209,7 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 				out = max(out, Promoted)
 			}
 		default:
-			f.d.Emit(ctx, Event{Type: EventRequestHandled, Message: msg})
+			f.d.Emit(ctx, strategy.Event{Type: strategy.EventRequestHandled, Message: msg})
 		}
 	}
 	return out, nil
@@ -215,9 +218,9 @@ func (f *Flow) handle(ctx context.Context, a Await) (Outcome, error) {
 // Decide pauses the release until a person promotes it (the release goes
 // on) or aborts it.
 func (f *Flow) Decide(ctx context.Context, why string) (Outcome, error) {
-	if err := f.d.Save(ctx, func(r *Record) error {
+	if err := f.d.Save(ctx, func(r *record.Record) error {
 		f.here(r)
-		r.Phase, r.Message = PhasePaused, why
+		r.Phase, r.Message = strategy.PhasePaused, why
 		return nil
 	}); err != nil {
 		return 0, err
@@ -226,10 +229,10 @@ func (f *Flow) Decide(ctx context.Context, why string) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	return out, f.d.Save(ctx, func(r *Record) error {
-		r.Phase, r.Message, r.Paused = PhaseProgressing, "", false
+	return out, f.d.Save(ctx, func(r *record.Record) error {
+		r.Phase, r.Message, r.Paused = strategy.PhaseProgressing, "", false
 		if r.Switched {
-			r.Phase = PhasePromoting
+			r.Phase = strategy.PhasePromoting
 		}
 		return nil
 	})
@@ -241,11 +244,11 @@ func (f *Flow) Decide(ctx context.Context, why string) (Outcome, error) {
 // retired. A release replaced before its switch ends at once: the next
 // release takes its slot over as it is. Abort returns the end of the
 // release as an error for which Ended is true.
-func (f *Flow) Abort(ctx context.Context, reason Reason, msg string) error {
+func (f *Flow) Abort(ctx context.Context, reason strategy.Reason, msg string) error {
 	if f.d.Record().Committed {
 		return fmt.Errorf("cannot abort %s: the previous revision's pods are being removed", f.d.app)
 	}
-	if err := f.d.Save(ctx, func(r *Record) error { f.intend(r, reason, msg); return nil }); err != nil {
+	if err := f.d.Save(ctx, func(r *record.Record) error { f.intend(r, reason, msg); return nil }); err != nil {
 		return err
 	}
 	return f.rollBack(ctx)
@@ -254,10 +257,10 @@ func (f *Flow) Abort(ctx context.Context, reason Reason, msg string) error {
 // intend records in r that the release is being aborted for reason, before
 // anything moves: a driver that resumes a record at StepAborting sends the
 // traffic back again (Rollback is idempotent) and goes on from there.
-func (f *Flow) intend(r *Record, reason Reason, msg string) {
-	phase := PhaseAborted
-	if reason == ReasonProgressDeadline && f.hooks.DeadlineFails {
-		phase = PhaseFailed
+func (f *Flow) intend(r *record.Record, reason strategy.Reason, msg string) {
+	phase := strategy.PhaseAborted
+	if reason == strategy.ReasonProgressDeadline && f.hooks.DeadlineFails {
+		phase = strategy.PhaseFailed
 	}
 	r.Phase, r.Reason, r.Message, r.StepName = phase, reason, msg, StepAborting
 	r.Paused, r.PauseUntil = false, time.Time{}
@@ -273,10 +276,10 @@ func (f *Flow) rollBack(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if rec.Reason == ReasonSuperseded && !rec.Switched {
-		return end(f.d.finish(ctx, rec.Phase, rec.Reason, rec.Message, Revision{}, edit))
+	if rec.Reason == strategy.ReasonSuperseded && !rec.Switched {
+		return end(f.d.finish(ctx, rec.Phase, rec.Reason, rec.Message, strategy.Revision{}, edit))
 	}
-	if err := f.d.Save(ctx, func(r *Record) error {
+	if err := f.d.Save(ctx, func(r *record.Record) error {
 		if r.Aborted.IsZero() {
 			r.Aborted = f.d.Now()
 		}
@@ -306,5 +309,5 @@ func (f *Flow) finishAbort(ctx context.Context) error {
 			return err
 		}
 	}
-	return end(f.d.Finish(ctx, rec.Phase, rec.Reason, rec.Message, Revision{}))
+	return end(f.d.Finish(ctx, rec.Phase, rec.Reason, rec.Message, strategy.Revision{}))
 }

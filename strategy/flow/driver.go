@@ -1,4 +1,4 @@
-package strategy
+package flow
 
 import (
 	"context"
@@ -17,6 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/participant"
+	"github.com/switchyard-dev/switchyard/internal/retry"
+	"github.com/switchyard-dev/switchyard/internal/store"
+	"github.com/switchyard-dev/switchyard/strategy"
+	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
 // ScopeName is the OpenTelemetry instrumentation scope of switchyard.
@@ -31,13 +36,13 @@ const Version = "0.1.0"
 // and OpenTelemetry. Strategies get one from Begin and end it with Finish or
 // Close. A Driver is used by one goroutine.
 type Driver struct {
-	cfg      Config
-	clients  Clients
+	cfg      strategy.Config
+	clients  strategy.Clients
 	name     string
 	app      types.NamespacedName
 	revision string
-	store    *store
-	rec      *Record
+	store    *store.Store
+	rec      *record.Record
 	rv       string // resourceVersion of rec
 	records  *objcache.Cache[*corev1.ConfigMap]
 	events   *eventRecorder
@@ -65,42 +70,7 @@ type Driver struct {
 	// emitMu serialises calls of the observer; measured holds measurements
 	// emitted since the last save, for the record.
 	emitMu   sync.Mutex
-	measured []Measurement
-}
-
-// participant is implemented by clocks that move themselves when every
-// participant waits (fake.Clock in auto-advance mode).
-type participant interface {
-	Track() (idle, busy, done func())
-}
-
-// joiner is implemented by clocks with a race-free protocol of waits
-// (fake.Clock.Join).
-type joiner interface {
-	Join(name string) (idle func() bool, busy, wake, done func())
-}
-
-// join registers the caller, named name, with a clock that moves itself
-// when every participant waits; see fake.Clock.Join. With a clock that
-// only has Track, idle always reports true and wake is busy.
-func join(clk any, name string) (idle func() bool, busy, wake, done func()) {
-	if j, ok := clk.(joiner); ok {
-		return j.Join(name)
-	}
-	i, b, dn := Track(clk)
-	return func() bool { i(); return true }, b, b, dn
-}
-
-// Track registers the caller with a clock that moves itself when every
-// participant waits (fake.Clock in auto-advance mode): the caller calls
-// idle right before it blocks, busy right after it wakes, and done when it
-// finishes. With any other clock the functions do nothing.
-func Track(clk any) (idle, busy, done func()) {
-	if p, ok := clk.(participant); ok {
-		return p.Track()
-	}
-	nop := func() {}
-	return nop, nop, nop
+	measured []strategy.Measurement
 }
 
 // Begin starts driving release r of strategy name: it checks cfg, starts a
@@ -111,29 +81,29 @@ func Track(clk any) (idle, busy, done func()) {
 // Each check is called with the record before the lease is taken; an error
 // stops Begin with nothing written (strategies check that a release in
 // flight is at one of their steps, with a state they can read).
-func Begin(ctx context.Context, name string, clients Clients, r Release, cfg Config, checks ...func(*Record) error) (*Driver, error) {
+func Begin(ctx context.Context, name string, clients strategy.Clients, r strategy.Release, cfg strategy.Config, checks ...func(*record.Record) error) (*Driver, error) {
 	return begin(ctx, name, clients, r, cfg, nil, checks)
 }
 
 // begin is Begin that may also take over lapsed, a lease seen unchanged for
 // its whole duration (see Control.WaitUnlocked), whatever its timestamps say.
-func begin(ctx context.Context, name string, clients Clients, r Release, cfg Config, lapsed *Lease, checks []func(*Record) error) (*Driver, error) {
+func begin(ctx context.Context, name string, clients strategy.Clients, r strategy.Release, cfg strategy.Config, lapsed *strategy.Lease, checks []func(*record.Record) error) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if clients.Kube == nil {
-		return nil, &ValidationError{Fields: []FieldError{{Path: "clients.kube", Message: "must be set"}}}
+		return nil, &strategy.ValidationError{Fields: []strategy.FieldError{{Path: "clients.kube", Message: "must be set"}}}
 	}
-	unlock := holdLocally(clients.Kube, r.App, cfg.Identity)
+	unlock := store.HoldLocally(clients.Kube, r.App, cfg.Identity)
 	if unlock == nil {
-		return nil, &LockedError{App: r.App, Holder: cfg.Identity + " (another Run of this process)", Until: cfg.Clock.Now().Add(cfg.LeaseDuration)}
+		return nil, &strategy.LockedError{App: r.App, Holder: cfg.Identity + " (another Run of this process)", Until: cfg.Clock.Now().Add(cfg.LeaseDuration)}
 	}
 	d := &Driver{
 		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision, unlock: unlock,
 		saving: make(chan struct{}, 1),
 	}
-	d.idle, d.busy, d.wake, d.done = join(cfg.Clock, fmt.Sprintf("%s of %s %s by %s", name, r.App, r.Revision, cfg.Identity))
-	d.store = &store{kube: clients.Kube, retry: Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
+	d.idle, d.busy, d.wake, d.done = participant.Join(cfg.Clock, fmt.Sprintf("%s of %s %s by %s", name, r.App, r.Revision, cfg.Identity))
+	d.store = &store.Store{Kube: clients.Kube, Retry: retry.Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
 	if cfg.Events {
 		d.events = &eventRecorder{kube: clients.Kube, clock: cfg.Clock, app: r.App, by: cfg.Identity}
 	}
@@ -146,8 +116,8 @@ func begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
 	cms := clients.Kube.CoreV1().ConfigMaps(r.App.Namespace)
-	d.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(RecordName(r.App.Name))), cfg.Clock)
-	if err := d.store.retry.Do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
+	d.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(strategy.RecordName(r.App.Name))), cfg.Clock)
+	if err := d.store.Retry.Do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("watching release record of %s: %w", r.App, err)
 	}
@@ -158,9 +128,9 @@ func begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	))
 	now := cfg.Clock.Now()
 	var prevHolder string
-	rec, rv, err := d.store.update(ctx, r.App, true, func(rec *Record) error {
-		if rec.Lease.Live(now) && rec.Lease.Holder != cfg.Identity && (lapsed == nil || !rec.Lease.same(*lapsed)) {
-			return &LockedError{App: r.App, Holder: rec.Lease.Holder, Until: rec.Lease.expiresSeen(now)}
+	rec, rv, err := d.store.Update(ctx, r.App, true, func(rec *record.Record) error {
+		if rec.Lease.Live(now) && rec.Lease.Holder != cfg.Identity && (lapsed == nil || !rec.Lease.Same(*lapsed)) {
+			return &strategy.LockedError{App: r.App, Holder: rec.Lease.Holder, Until: rec.Lease.ExpiresSeen(now)}
 		}
 		for _, check := range checks {
 			if err := check(rec); err != nil {
@@ -188,35 +158,35 @@ func begin(ctx context.Context, name string, clients Clients, r Release, cfg Con
 	d.rec, d.rv = rec, rv
 	d.keeper = startKeeper(d)
 	if prevHolder != "" && prevHolder != cfg.Identity {
-		d.Emit(ctx, Event{Type: EventTakenOver, Message: fmt.Sprintf("lease taken over from %s, whose lease had lapsed", prevHolder)})
+		d.Emit(ctx, strategy.Event{Type: strategy.EventTakenOver, Message: fmt.Sprintf("lease taken over from %s, whose lease had lapsed", prevHolder)})
 	} else {
-		d.Emit(ctx, Event{Type: EventLeaseAcquired, Message: "lease acquired"})
+		d.Emit(ctx, strategy.Event{Type: strategy.EventLeaseAcquired, Message: "lease acquired"})
 	}
 	return d, nil
 }
 
 // Config returns the driver's options.
-func (d *Driver) Config() Config { return d.cfg }
+func (d *Driver) Config() strategy.Config { return d.cfg }
 
 // Clients returns the driver's clients.
-func (d *Driver) Clients() Clients { return d.clients }
+func (d *Driver) Clients() strategy.Clients { return d.clients }
 
 // Record returns the record as last read or written. Callers must not
 // modify it; use Save.
-func (d *Driver) Record() *Record {
+func (d *Driver) Record() *record.Record {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.rec
 }
 
 // held returns the record and its resourceVersion.
-func (d *Driver) held() (*Record, string) {
+func (d *Driver) held() (*record.Record, string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.rec, d.rv
 }
 
-func (d *Driver) hold(rec *Record, rv string) {
+func (d *Driver) hold(rec *record.Record, rv string) {
 	d.mu.Lock()
 	d.rec, d.rv = rec, rv
 	d.mu.Unlock()
@@ -231,7 +201,7 @@ func (d *Driver) Now() time.Time { return d.cfg.Clock.Now() }
 // A driver whose lease may be about to lapse does not call op: it returns
 // ErrLeaseLost, so that no write of it can follow another driver's.
 func (d *Driver) Retry(ctx context.Context, op func(ctx context.Context) error) error {
-	return d.store.retry.Do(ctx, func(ctx context.Context) error {
+	return d.store.Retry.Do(ctx, func(ctx context.Context) error {
 		if err := d.Fence(); err != nil {
 			return backoff.Permanent(err)
 		}
@@ -251,7 +221,7 @@ func (d *Driver) pause() func() {
 func (d *Driver) onRetry(err error, wait time.Duration) {
 	d.cfg.Logger.Debug("retrying API call", "app", d.app.String(), "err", err, "wait", wait)
 	if d.cfg.Observer != nil {
-		d.cfg.Observer(Event{Time: d.Now(), Type: EventRetrying, Strategy: d.name, App: d.app,
+		d.cfg.Observer(strategy.Event{Time: d.Now(), Type: strategy.EventRetrying, Strategy: d.name, App: d.app,
 			Revision: d.revision, Message: "retrying in " + wait.String(), Err: err})
 	}
 }
@@ -260,22 +230,22 @@ func (d *Driver) onRetry(err error, wait time.Duration) {
 // lease. mutate may run more than once (after a conflicting write by a
 // control request) and must depend only on the record it is given. Save
 // returns ErrLeaseLost when another driver holds the lease.
-func (d *Driver) Save(ctx context.Context, mutate func(*Record) error) error {
+func (d *Driver) Save(ctx context.Context, mutate func(*record.Record) error) error {
 	return d.save(ctx, d.store, mutate)
 }
 
 // save is Save through st, whose retrier marks the right goroutine idle
 // while it backs off. Record writes need no fence: each is conditional on
 // the version read, so none follows another driver's takeover.
-func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error) error {
+func (d *Driver) save(ctx context.Context, st *store.Store, mutate func(*record.Record) error) error {
 	// Another goroutine's write may be backing off on the clock: wait for it
 	// as an idle participant, so that an auto-advancing clock moves on.
 	select {
 	case d.saving <- struct{}{}:
 	default:
 		resume := func() {}
-		if st.retry.Idle != nil {
-			resume = st.retry.Idle()
+		if st.Retry.Idle != nil {
+			resume = st.Retry.Idle()
 		}
 		select {
 		case d.saving <- struct{}{}:
@@ -292,9 +262,9 @@ func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error
 	d.emitMu.Lock()
 	measured := d.measured
 	d.emitMu.Unlock()
-	rec, rv, err := st.updateFrom(ctx, d.app, known, knownRV, false, func(r *Record) error {
+	rec, rv, err := st.UpdateFrom(ctx, d.app, known, knownRV, false, func(r *record.Record) error {
 		if r.Lease.Holder != d.cfg.Identity {
-			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, ErrLeaseLost)
+			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, strategy.ErrLeaseLost)
 		}
 		// While the lease is held, other processes only add requests:
 		// anything else in a record read back after a conflict is not
@@ -304,8 +274,8 @@ func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error
 		r.Updated = now
 		if len(measured) > 0 {
 			r.Measurements = append(r.Measurements, measured...)
-			if n := len(r.Measurements) - MeasurementLimit; n > 0 {
-				r.Measurements = append([]Measurement(nil), r.Measurements[n:]...)
+			if n := len(r.Measurements) - strategy.MeasurementLimit; n > 0 {
+				r.Measurements = append([]strategy.Measurement(nil), r.Measurements[n:]...)
 			}
 		}
 		if mutate != nil {
@@ -314,7 +284,7 @@ func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrLeaseLost) {
+		if errors.Is(err, strategy.ErrLeaseLost) {
 			d.keeper.lost(err)
 		}
 		return err
@@ -327,39 +297,40 @@ func (d *Driver) save(ctx context.Context, st *store, mutate func(*Record) error
 		d.emitMu.Unlock()
 	}
 	if rec.Phase != old && rec.Phase != "" {
-		d.Emit(ctx, Event{Type: EventPhaseChanged, Message: fmt.Sprintf("%s -> %s", orNone(old), rec.Phase)})
+		d.Emit(ctx, strategy.Event{Type: strategy.EventPhaseChanged, Message: fmt.Sprintf("%s -> %s", orNone(old), rec.Phase)})
 	}
 	return nil
 }
 
 // adopt makes r a copy of ours that keeps the requests of r.
-func adopt(r, ours *Record) {
-	reqs, seq, uid := r.Requests, r.Seq, r.uid
-	*r = *ours.clone()
-	r.Requests, r.Seq, r.uid = reqs, seq, uid
+func adopt(r, ours *record.Record) {
+	reqs, seq, uid := r.Requests, r.Seq, r.UID()
+	*r = *ours.Clone()
+	r.Requests, r.Seq = reqs, seq
+	r.SetUID(uid)
 }
 
 // OwnerMark is the value of AnnotationOwner on the objects this release
 // creates: the app and the UID of its release record.
-func (d *Driver) OwnerMark() string { return fmt.Sprintf("%s/%s", d.app.Name, d.Record().uid) }
+func (d *Driver) OwnerMark() string { return fmt.Sprintf("%s/%s", d.app.Name, d.Record().UID()) }
 
 // Owns reports whether obj may be overwritten, scaled or deleted by this
 // app's releases: it carries the app's owner mark, or, written before
 // marks existed, it is labelled as this app's and runs a revision of the
 // release history.
 func (d *Driver) Owns(obj metav1.Object) bool {
-	if mark, ok := obj.GetAnnotations()[AnnotationOwner]; ok {
+	if mark, ok := obj.GetAnnotations()[strategy.AnnotationOwner]; ok {
 		return mark == d.OwnerMark()
 	}
 	l := obj.GetLabels()
-	if l[LabelManagedBy] != ManagedBy || l[LabelApp] != d.app.Name {
+	if l[strategy.LabelManagedBy] != strategy.ManagedBy || l[strategy.LabelApp] != d.app.Name {
 		return false
 	}
-	_, known := d.Record().Find(l[LabelRevision])
+	_, known := d.Record().Find(l[strategy.LabelRevision])
 	return known
 }
 
-func orNone(p Phase) Phase {
+func orNone(p strategy.Phase) strategy.Phase {
 	if p == "" {
 		return "None"
 	}
@@ -368,12 +339,12 @@ func orNone(p Phase) Phase {
 
 // observe hands e to the observer, one event at a time, and keeps
 // measurements for the record.
-func (d *Driver) observe(e Event) {
+func (d *Driver) observe(e strategy.Event) {
 	d.emitMu.Lock()
 	defer d.emitMu.Unlock()
-	if e.Type == EventMeasurement && e.Measurement != nil {
+	if e.Type == strategy.EventMeasurement && e.Measurement != nil {
 		d.measured = append(d.measured, *e.Measurement)
-		if n := len(d.measured) - MeasurementLimit; n > 0 {
+		if n := len(d.measured) - strategy.MeasurementLimit; n > 0 {
 			d.measured = d.measured[n:]
 		}
 	}
@@ -386,12 +357,12 @@ func (d *Driver) observe(e Event) {
 // such as a background analysis, as Emit would: with the driver's
 // strategy, app and revision, and the step given here. Measurements it
 // reports are kept in the record at the next Save.
-func (d *Driver) Emitter(step int, stepName string) func(Event) {
-	name, app, rev, logger, phase := d.name, d.app, d.revision, d.cfg.Logger, Phase("")
+func (d *Driver) Emitter(step int, stepName string) func(strategy.Event) {
+	name, app, rev, logger, phase := d.name, d.app, d.revision, d.cfg.Logger, strategy.Phase("")
 	if rec := d.Record(); rec != nil {
 		phase = rec.Phase
 	}
-	return func(e Event) {
+	return func(e strategy.Event) {
 		if e.Time.IsZero() {
 			e.Time = d.Now()
 		}
@@ -425,7 +396,7 @@ func (d *Driver) kindOf(step string) string {
 // Emit fills in the driver's fields of e and reports it to the observer and
 // the log; failures, phase changes, handled requests and the end of the run
 // also become corev1 Events on the release record.
-func (d *Driver) Emit(ctx context.Context, e Event) {
+func (d *Driver) Emit(ctx context.Context, e strategy.Event) {
 	if e.Time.IsZero() {
 		e.Time = d.Now()
 	}
@@ -452,13 +423,13 @@ func (d *Driver) Emit(ctx context.Context, e Event) {
 	// processes, takeovers and how a release ended.
 	record := false
 	switch e.Type {
-	case EventStepFailed, EventRequestHandled, EventRunFinished, EventTakenOver:
+	case strategy.EventStepFailed, strategy.EventRequestHandled, strategy.EventRunFinished, strategy.EventTakenOver:
 		record = true
-	case EventPhaseChanged:
-		record = e.Phase == PhasePaused
+	case strategy.EventPhaseChanged:
+		record = e.Phase == strategy.PhasePaused
 	}
 	if record {
-		warn := e.Err != nil || e.Phase == PhaseAborted || e.Phase == PhaseFailed || e.Type == EventStepFailed
+		warn := e.Err != nil || e.Phase == strategy.PhaseAborted || e.Phase == strategy.PhaseFailed || e.Type == strategy.EventStepFailed
 		msg := e.Message
 		if e.Err != nil && msg != "" {
 			msg += ": " + e.Err.Error()
@@ -477,14 +448,14 @@ func (d *Driver) StartStep(ctx context.Context, index int, name string) (context
 	// passes along.
 	ctx, span := d.tracer.Start(trace.ContextWithSpan(ctx, d.span), "switchyard."+d.name+".step", trace.WithAttributes(
 		attribute.Int("switchyard.step.index", index), attribute.String("switchyard.step.name", name)))
-	d.Emit(ctx, Event{Type: EventStepStarted, Step: index, StepName: name})
+	d.Emit(ctx, strategy.Event{Type: strategy.EventStepStarted, Step: index, StepName: name})
 	return ctx, func(err error) {
 		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
-			d.Emit(ctx, Event{Type: EventStepFailed, Step: index, StepName: name, Err: err})
+			d.Emit(ctx, strategy.Event{Type: strategy.EventStepFailed, Step: index, StepName: name, Err: err})
 		} else {
-			d.Emit(ctx, Event{Type: EventStepSucceeded, Step: index, StepName: name})
+			d.Emit(ctx, strategy.Event{Type: strategy.EventStepSucceeded, Step: index, StepName: name})
 		}
 		span.End()
 	}
@@ -492,15 +463,15 @@ func (d *Driver) StartStep(ctx context.Context, index int, name string) (context
 
 // Finish records the terminal phase, puts the revision in the history,
 // releases the lease and returns the Result. The driver is closed after it.
-func (d *Driver) Finish(ctx context.Context, phase Phase, reason Reason, message string, entry Revision) (*Result, error) {
+func (d *Driver) Finish(ctx context.Context, phase strategy.Phase, reason strategy.Reason, message string, entry strategy.Revision) (*strategy.Result, error) {
 	return d.finish(ctx, phase, reason, message, entry, nil)
 }
 
 // finish is Finish that also makes edit in the same write.
-func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message string, entry Revision, edit func(*Record) error) (*Result, error) {
+func (d *Driver) finish(ctx context.Context, phase strategy.Phase, reason strategy.Reason, message string, entry strategy.Revision, edit func(*record.Record) error) (*strategy.Result, error) {
 	now := d.Now()
 	final := message
-	err := d.Save(ctx, func(r *Record) error {
+	err := d.Save(ctx, func(r *record.Record) error {
 		r.Phase, r.Reason, r.Message = phase, reason, message
 		if edit != nil {
 			if err := edit(r); err != nil {
@@ -518,7 +489,9 @@ func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message
 		r.Lease.Holder = ""
 		// Requests this release could act on are answered by its end;
 		// Retry and Undo are for the next Run.
-		r.Take(func(q Request) bool { return q.Action != ActionRetry && q.Action != ActionUndo })
+		r.Take(func(q strategy.Request) bool {
+			return q.Action != strategy.ActionRetry && q.Action != strategy.ActionUndo
+		})
 		return nil
 	})
 	if err != nil {
@@ -527,12 +500,12 @@ func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message
 		return nil, err
 	}
 	rec := d.Record()
-	res := rec.result(d.app)
+	res := resultOf(d.app, rec)
 	attrs := metric.WithAttributes(attribute.String("switchyard.strategy", d.name), attribute.String("switchyard.phase", string(phase)))
 	d.runs.Add(ctx, 1, attrs)
 	d.duration.Record(ctx, now.Sub(rec.Started).Seconds(), attrs)
-	d.Emit(ctx, Event{Type: EventRunFinished, Message: final})
-	if phase != PhaseSucceeded {
+	d.Emit(ctx, strategy.Event{Type: strategy.EventRunFinished, Message: final})
+	if phase != strategy.PhaseSucceeded {
 		d.span.SetStatus(codes.Error, message)
 	}
 	d.Close()
@@ -543,9 +516,9 @@ func (d *Driver) finish(ctx context.Context, phase Phase, reason Reason, message
 // has already ended (Record.Ended); the lease is released and the driver
 // closed. Strategies first ask Control.Recorded, which costs one read and
 // no write; this covers a release that ended in between.
-func (d *Driver) Recorded(ctx context.Context) (*Result, error) {
-	err := d.Save(ctx, func(r *Record) error { r.Lease.Holder = ""; return nil })
-	res := d.Record().result(d.app)
+func (d *Driver) Recorded(ctx context.Context) (*strategy.Result, error) {
+	err := d.Save(ctx, func(r *record.Record) error { r.Lease.Holder = ""; return nil })
+	res := resultOf(d.app, d.Record())
 	d.Close()
 	return res, err
 }
@@ -570,3 +543,48 @@ func (d *Driver) Close() {
 	}
 	d.done()
 }
+
+// BeginReplacing is Begin for a strategy whose new release replaces one in
+// flight under another driver: when the lease is held, it asks that driver
+// to stop (Replace), waits for the lease to be let go, and begins. The
+// driver in flight decides, in the one table of requests (see Flow), what
+// stopping leaves in place: before its switch it stops at once; after it,
+// it finishes first.
+func BeginReplacing(ctx context.Context, name string, clients strategy.Clients, r strategy.Release, cfg strategy.Config, c *strategy.Control, checks ...func(*record.Record) error) (*Driver, error) {
+	var lapsed *strategy.Lease
+	for {
+		d, err := begin(ctx, name, clients, r, cfg, lapsed, checks)
+		var locked *strategy.LockedError
+		if !errors.As(err, &locked) {
+			return d, err
+		}
+		if err := c.Replace(ctx, r.App, r.Revision); err != nil {
+			return nil, err
+		}
+		if lapsed, err = waitUnlocked(ctx, clients, cfg, r.App); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// waitUnlocked is Control.WaitUnlocked that also returns the lease it saw
+// lapse unchanged while its timestamps still say it is live, for begin to
+// take over.
+func waitUnlocked(ctx context.Context, clients strategy.Clients, cfg strategy.Config, app types.NamespacedName) (*record.Lease, error) {
+	// The watch counts itself as a participant of an auto-advancing clock.
+	st := &store.Store{Kube: clients.Kube, Retry: retry.Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff}}
+	return st.WaitUnlocked(ctx, app, cfg.Identity, func(err error) error { return &strategy.WatchError{Err: err} })
+}
+
+// resultOf is the outcome a record holds, as a Result.
+func resultOf(app types.NamespacedName, r *record.Record) *strategy.Result {
+	return &strategy.Result{Strategy: r.Strategy, App: app, Revision: r.Revision, Phase: r.Phase, Reason: r.Reason,
+		Stable: r.Stable, Message: r.Message, Started: r.Started, Finished: r.Updated}
+}
+
+// Track registers the caller with a clock that moves itself when every
+// participant waits (fake.Clock in auto-advance mode): the caller calls
+// idle right before it blocks, busy right after it wakes, and done when it
+// finishes. With any other clock the functions do nothing. Code a strategy
+// runs in its own goroutines (checks that wait, watch consumers) uses it.
+func Track(clk any) (idle, busy, done func()) { return participant.Track(clk) }

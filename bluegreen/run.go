@@ -112,6 +112,14 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 		Done: func() string {
 			return fmt.Sprintf("%s serves from slot %s", rn.rel.Revision, rn.state().Candidate)
 		},
+		Gates: spec.Gates,
+		Input: func() strategy.CheckInput {
+			service := spec.PreviewService
+			if rn.d.Record().Switched || service == "" {
+				service = spec.ActiveService
+			}
+			return rn.checkInput(rn.state().Candidate, service)
+		},
 	})
 	return rn.f.Run(ctx)
 }
@@ -119,13 +127,13 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 // steps is the release as a table: each step's name and what it does.
 func (rn *run) steps() []flow.Step {
 	return []flow.Step{
-		{Name: stepDeploy, Run: rn.deploy},
+		{Name: stepDeploy, Run: rn.deploy, Before: strategy.BeforeRelease},
 		{Name: stepPreviewAvailable, Run: rn.previewAvailable},
 		{Name: stepPrePromotion, Run: rn.prePromotion},
-		{Name: stepPromotion, Run: rn.promotion},
+		{Name: stepPromotion, Run: rn.promotion, Before: strategy.BeforePromotion},
 		{Name: stepFullAvailable, Run: rn.fullAvailable},
-		{Name: stepSwitch, Run: rn.switchTraffic},
-		{Name: stepVerify, Run: rn.verify},
+		{Name: stepSwitch, Run: rn.switchTraffic, Before: strategy.BeforeStep},
+		{Name: stepVerify, Run: rn.verify, After: strategy.AfterPromotion},
 		{Name: stepPostPromotion, Run: rn.postPromotion},
 		{Name: stepScaleDown, Run: rn.scaleDown},
 	}

@@ -53,6 +53,12 @@ type Spec struct {
 	// aborts the release.
 	PrePromotion  []strategy.Check
 	PostPromotion []strategy.Check
+	// Gates run at the moments every strategy shares: BeforeRelease before
+	// the deploy step, BeforeStep before the switch, BeforePromotion before
+	// the promotion decision (after the PrePromotion checks),
+	// AfterPromotion once the switch is verified, OnRollback once traffic
+	// went back after an abort.
+	Gates strategy.Gates
 	// AbortScaleDownDelay is how long an aborted revision keeps running
 	// before it is scaled down. Nil: 30s.
 	AbortScaleDownDelay *time.Duration
@@ -130,4 +136,5 @@ func (s Spec) validate(v *strategy.Validator) {
 	}
 	flow.ValidateChecks(v, "spec.prePromotion", s.PrePromotion)
 	flow.ValidateChecks(v, "spec.postPromotion", s.PostPromotion)
+	flow.ValidateGates(v, "spec.gates", s.Gates)
 }

@@ -155,6 +155,7 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 	if spec.Router != nil {
 		hooks.AbortDelay = spec.abortScaleDownDelay()
 	}
+	hooks.Gates, hooks.Input = spec.Gates, rn.checkInput
 	rn.f = flow.New(d, rn.steps(), hooks)
 	return rn.f.Run(ctx)
 }
@@ -162,14 +163,18 @@ func (rn *run) drive(ctx context.Context) (*strategy.Result, error) {
 // steps is the release as a table: deploy, the spec's steps, promotion and
 // scale-down.
 func (rn *run) steps() []flow.Step {
-	out := []flow.Step{{Name: stepDeploy, Run: rn.deployStep}}
+	out := []flow.Step{{Name: stepDeploy, Run: rn.deployStep, Before: strategy.BeforeRelease}}
 	for i, st := range rn.s.spec.Steps {
-		out = append(out, flow.Step{Name: stepName(i, st), Kind: stepKind(st), Run: func(ctx context.Context) (string, error) {
+		s := flow.Step{Name: stepName(i, st), Kind: stepKind(st), Run: func(ctx context.Context) (string, error) {
 			return rn.userStep(ctx, i)
-		}})
+		}}
+		if _, ok := st.(SetWeight); ok {
+			s.Before = strategy.BeforeStep
+		}
+		out = append(out, s)
 	}
 	return append(out,
-		flow.Step{Name: stepPromote, Run: rn.promoteStep},
+		flow.Step{Name: stepPromote, Run: rn.promoteStep, Before: strategy.BeforePromotion, After: strategy.AfterPromotion},
 		flow.Step{Name: stepScaleDown, Run: rn.scaleDownStep})
 }
 

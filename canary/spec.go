@@ -52,6 +52,11 @@ type Spec struct {
 	// Background analysis runs from a step on until the last step ends; a
 	// failure aborts the release at once.
 	Background *Background
+	// Gates run at the moments every strategy shares: BeforeRelease before
+	// the deploy step, BeforeStep before each SetWeight step,
+	// BeforePromotion before the promote step, AfterPromotion after it,
+	// OnRollback once traffic went back after an abort.
+	Gates strategy.Gates
 	// MaxSurge and MaxUnavailable bound how a slot replaces its pods when
 	// a new revision arrives while the slot already runs pods (a release
 	// replaced mid-flight). Nil: 25% and 0, so a slot that serves traffic
@@ -150,6 +155,7 @@ func (s Spec) validate(v *strategy.Validator) {
 		v.Check(len(b.Checks) > 0, "spec.background.checks", nil, "must not be empty")
 		flow.ValidateChecks(v, "spec.background.checks", b.Checks)
 	}
+	flow.ValidateGates(v, "spec.gates", s.Gates)
 	v.Check(s.MinPodsPerSlot >= 0 && s.MinPodsPerSlot <= strategy.MaxReplicas, "spec.minPodsPerSlot", s.MinPodsPerSlot,
 		"must be within 0..%d", strategy.MaxReplicas)
 	v.Check(durationOr(s.ScaleDownDelay, 0) >= 0, "spec.scaleDownDelay", s.ScaleDownDelay, "must not be negative")

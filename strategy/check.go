@@ -22,9 +22,69 @@ type Check struct {
 	Validate func(v *Validator, path string)
 }
 
+// Moment is when a check runs in a release. Gates name the moments every
+// strategy shares; a strategy's own checks (blue/green's PrePromotion,
+// canary's analysis) run at moments of their own, with Moment empty or
+// the nearest of these.
+type Moment string
+
+// The moments of a release at which Gates run, as Flagger users know them
+// (confirm-rollout, confirm-traffic-increase, confirm-promotion,
+// post-rollout, rollback).
+const (
+	// BeforeRelease: once a release has started, before its first step
+	// writes anything but the record.
+	BeforeRelease Moment = "BeforeRelease"
+	// BeforeStep: before each step that moves traffic to the new revision
+	// (each canary SetWeight step, blue/green's switch).
+	BeforeStep Moment = "BeforeStep"
+	// BeforePromotion: before the new revision becomes the stable one
+	// (blue/green's promotion step, canary's promote step).
+	BeforePromotion Moment = "BeforePromotion"
+	// AfterPromotion: once the new revision serves all traffic.
+	AfterPromotion Moment = "AfterPromotion"
+	// OnRollback: once traffic went back after an abort.
+	OnRollback Moment = "OnRollback"
+)
+
+// Gates are checks every strategy runs at the moments of a release, such
+// as webhooks (strategy/webhook) or a person's approval. A gate that fails
+// aborts the release (ErrAnalysisFailed), one that cannot decide pauses
+// it for a decision, and an Abort cancels a gate that is running; an
+// OnRollback gate only reports, since the release already ended. Gates
+// run again when a driver resumes the step they guard after a crash, so
+// they must tolerate being called twice.
+type Gates struct {
+	BeforeRelease   []Check
+	BeforeStep      []Check
+	BeforePromotion []Check
+	AfterPromotion  []Check
+	OnRollback      []Check
+}
+
+// At returns the gates of moment m.
+func (g Gates) At(m Moment) []Check {
+	switch m {
+	case BeforeRelease:
+		return g.BeforeRelease
+	case BeforeStep:
+		return g.BeforeStep
+	case BeforePromotion:
+		return g.BeforePromotion
+	case AfterPromotion:
+		return g.AfterPromotion
+	case OnRollback:
+		return g.OnRollback
+	}
+	return nil
+}
+
 // CheckInput is what a Check sees.
 type CheckInput struct {
 	Release Release
+	// Moment is when the check runs: set for Gates, and for a strategy's
+	// own checks where one of the moments fits.
+	Moment Moment
 	// Stable is the revision serving before the release.
 	Stable string
 	// Slot names the Deployment that runs the new revision, and Service the

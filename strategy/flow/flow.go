@@ -28,6 +28,9 @@ type Step struct {
 	// Flow.Enter; a step that changed nothing and waited for nothing need
 	// not write, since repeating it after a crash is free.
 	Run func(ctx context.Context) (next string, err error)
+	// Before and After name the moments whose gates (Hooks.Gates) run
+	// before the step and after it succeeds; empty for none.
+	Before, After strategy.Moment
 }
 
 // Hooks are what the flow needs from a strategy.
@@ -59,6 +62,11 @@ type Hooks struct {
 	// strategies that hold their workload too (rolling pauses its
 	// Deployment).
 	Paused func(ctx context.Context, paused bool) error
+	// Gates run at the moments steps name (Step.Before, Step.After) and,
+	// for OnRollback, once traffic went back after an abort. Input is what
+	// they see (its Moment is set for each).
+	Gates strategy.Gates
+	Input func() strategy.CheckInput
 }
 
 // Flow is the state machine of one release, shared by every strategy: it
@@ -143,7 +151,7 @@ func (f *Flow) Run(ctx context.Context) (*strategy.Result, error) {
 		s := f.steps[i]
 		f.cur = i
 		sctx, done := f.d.StartStep(ctx, i, s.Name)
-		next, err := s.Run(sctx)
+		next, err := f.runStep(sctx, s)
 		if Ended(err) {
 			done(nil)
 		} else {
@@ -169,6 +177,29 @@ func (f *Flow) Run(ctx context.Context) (*strategy.Result, error) {
 		}
 	}
 	return f.d.Finish(ctx, strategy.PhaseSucceeded, "", f.hooks.Done(), strategy.Revision{})
+}
+
+// runStep runs s between the gates of its moments.
+func (f *Flow) runStep(ctx context.Context, s Step) (string, error) {
+	if err := f.gate(ctx, s.Before); err != nil {
+		return "", err
+	}
+	next, err := s.Run(ctx)
+	if err != nil {
+		return next, err
+	}
+	return next, f.gate(ctx, s.After)
+}
+
+// gate runs the gates of moment m as checks of the release.
+func (f *Flow) gate(ctx context.Context, m strategy.Moment) error {
+	checks := f.hooks.Gates.At(m)
+	if len(checks) == 0 || f.hooks.Input == nil {
+		return nil
+	}
+	in := f.hooks.Input()
+	in.Moment = m
+	return f.Check(ctx, string(m)+" gates", checks, in)
 }
 
 // here records the running step in r, so that a write made while the step

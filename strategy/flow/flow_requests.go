@@ -291,7 +291,23 @@ func (f *Flow) rollBack(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	f.rolledBack(ctx)
 	return f.finishAbort(ctx)
+}
+
+// rolledBack runs the OnRollback gates once traffic is back. They report
+// only: their outcome is an event, and the release ends aborted anyway.
+func (f *Flow) rolledBack(ctx context.Context) {
+	checks := f.hooks.Gates.OnRollback
+	if len(checks) == 0 || f.hooks.Input == nil {
+		return
+	}
+	in := f.hooks.Input()
+	in.Moment = strategy.OnRollback
+	in.Clock = f.d.cfg.Clock
+	rec := f.d.Record()
+	in.Emit = f.d.Emitter(rec.Step, rec.StepName)
+	_ = runChecks(ctx, checks, in)
 }
 
 // finishAbort retires the aborted revision once the abort delay has

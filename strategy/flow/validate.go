@@ -34,6 +34,19 @@ func ValidateChecks(v *strategy.Validator, path string, checks []strategy.Check)
 	}
 }
 
+// ValidateGates adds the errors of every moment's gates under path to v.
+func ValidateGates(v *strategy.Validator, path string, g strategy.Gates) {
+	for _, m := range []struct {
+		field  string
+		checks []strategy.Check
+	}{
+		{"beforeRelease", g.BeforeRelease}, {"beforeStep", g.BeforeStep}, {"beforePromotion", g.BeforePromotion},
+		{"afterPromotion", g.AfterPromotion}, {"onRollback", g.OnRollback},
+	} {
+		ValidateChecks(v, path+"."+m.field, m.checks)
+	}
+}
+
 // ValidateServiceName adds a field error at path unless name is a valid
 // Service name (a DNS-1035 label). An empty name is left to the caller.
 func ValidateServiceName(v *strategy.Validator, path, name string) {

@@ -91,7 +91,7 @@ func (h *hook) validate(v *strategy.Validator, path string) {
 	}
 	v.Check(c.maxBackoff >= c.initialBackoff, wp+".backoff.max", c.maxBackoff, "must not be below the initial backoff %s", c.initialBackoff)
 	v.Check(c.attempts >= 0, wp+".attempts", c.attempts, "must not be negative")
-	v.Check(c.moment.known(), wp+".moment", c.moment, "must be one of BeforeRelease, BeforeStep, BeforePromotion, AfterPromotion, OnRollback")
+	v.Check(known(c.moment), wp+".moment", c.moment, "must be one of BeforeRelease, BeforeStep, BeforePromotion, AfterPromotion, OnRollback")
 	validateCommon(v, wp, c.common)
 }
 
@@ -130,6 +130,9 @@ func (h *hook) start(in strategy.CheckInput) (*run, func(), error) {
 		App: in.Release.App.Name, Namespace: in.Release.App.Namespace,
 		Revision: in.Release.Revision, StableRevision: in.Stable, Slot: in.Slot, Service: in.Service,
 		Metadata: h.cfg.metadata,
+	}
+	if in.Moment != "" {
+		r.payload.Moment = in.Moment
 	}
 	return r, func() { h.ep.closeIdle(); done() }, nil
 }

@@ -144,8 +144,10 @@ func WithMetadata(m map[string]string) CommonOption {
 	})
 }
 
-// At tells a Gate or a Confirm the moment of the release it guards; it is
-// sent as the payload's moment. Without it the moment is empty.
+// At tells a Gate or a Confirm the moment of the release it guards, for a
+// check that a strategy runs without one (blue/green's PrePromotion
+// checks); it is sent as the payload's moment. A check run as one of a
+// release's Gates sends that moment instead.
 func At(m Moment) Option { return hookOption(func(c *hookConfig) { c.moment = m }) }
 
 // ForStrategy names the strategy in the payload ("bluegreen", "canary").

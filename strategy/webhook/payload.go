@@ -6,28 +6,24 @@ import (
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
-// Moment is when in a release a gate is asked, as its payload says.
-type Moment string
+// Moment is when in a release a gate is asked, as its payload says: the
+// moment of strategy.Gates the gate runs at, or the one given with At.
+type Moment = strategy.Moment
 
-// The moments of a release, with the Flagger webhooks they stand for.
+// The moments of a release, with the Flagger webhooks they stand for:
+// BeforeRelease (confirm-rollout, pre-rollout), BeforeStep
+// (confirm-traffic-increase, rollout), BeforePromotion (confirm-promotion;
+// blue/green's PrePromotion checks), AfterPromotion (post-rollout;
+// blue/green's PostPromotion checks) and OnRollback (rollback).
 const (
-	// BeforeRelease: before the new revision gets any traffic
-	// (confirm-rollout, pre-rollout).
-	BeforeRelease Moment = "BeforeRelease"
-	// BeforeStep: before a canary step raises the new revision's traffic
-	// (confirm-traffic-increase, rollout).
-	BeforeStep Moment = "BeforeStep"
-	// BeforePromotion: before the new revision takes all the traffic, such
-	// as blue/green's PrePromotion checks (confirm-promotion).
-	BeforePromotion Moment = "BeforePromotion"
-	// AfterPromotion: once the new revision takes all the traffic, such as
-	// blue/green's PostPromotion checks (post-rollout).
-	AfterPromotion Moment = "AfterPromotion"
-	// OnRollback: when the release is being rolled back (rollback).
-	OnRollback Moment = "OnRollback"
+	BeforeRelease   = strategy.BeforeRelease
+	BeforeStep      = strategy.BeforeStep
+	BeforePromotion = strategy.BeforePromotion
+	AfterPromotion  = strategy.AfterPromotion
+	OnRollback      = strategy.OnRollback
 )
 
-func (m Moment) known() bool {
+func known(m Moment) bool {
 	switch m {
 	case "", BeforeRelease, BeforeStep, BeforePromotion, AfterPromotion, OnRollback:
 		return true
@@ -51,7 +47,8 @@ type Payload struct {
 	// a Confirm's repeated questions included, and differs between runs.
 	ID   string `json:"id"`
 	Kind Kind   `json:"kind"`
-	// Moment is the one given with At; empty without it.
+	// Moment is the moment of the release's Gates the check runs at
+	// (strategy.CheckInput.Moment), else the one given with At, else empty.
 	Moment Moment `json:"moment,omitempty"`
 	// Check is the check's name.
 	Check string `json:"check"`

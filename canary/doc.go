@@ -33,7 +33,7 @@
 // Custom. Background analysis runs from a chosen step until the last one
 // and aborts the release the moment it fails. Steps, Linear and TwoStep
 // build common schedules, with the AWS CodeDeploy names
-// Canary10Percent5Minutes, Linear10PercentEvery1Minute and AllAtOnce.
+// Canary10Percent5Minutes(), Linear10PercentEvery1Minute() and AllAtOnce().
 //
 // # Control
 //

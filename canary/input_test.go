@@ -117,7 +117,7 @@ func TestBadInputIsRejectedBeforeAnyWrite(t *testing.T) {
 
 func TestPlanListsTheSteps(t *testing.T) {
 	e := newEnv(t, routingNamed("GatewayHTTPRoute"))
-	spec := e.spec(canary.Canary10Percent5Minutes...)
+	spec := e.spec(canary.Canary10Percent5Minutes()...)
 	p, err := e.strategy(spec, "driver-a").Plan(testCtx(t), release("v1"))
 	require.NoError(t, err)
 	var names []string

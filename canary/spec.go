@@ -46,7 +46,7 @@ type Spec struct {
 	// traffic.AllowCrossNamespace.
 	Router traffic.Router
 	// Steps is the schedule, such as Steps(2, 25, 75, 100) or
-	// Canary10Percent5Minutes; at least one step. After the last step the
+	// Canary10Percent5Minutes(); at least one step. After the last step the
 	// canary takes all the traffic and the slots swap roles.
 	Steps []Step
 	// Background analysis runs from a step on until the last step ends; a

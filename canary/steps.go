@@ -143,26 +143,25 @@ func TwoStep(percent int32, hold time.Duration) []Step {
 	return []Step{SetWeight{Percent: percent}, Pause{Duration: hold}, SetWeight{Percent: 100}}
 }
 
-// The schedules AWS CodeDeploy names.
-var (
-	Canary10Percent5Minutes     = TwoStep(10, 5*time.Minute)
-	Linear10PercentEvery1Minute = Linear(10, time.Minute)
-	AllAtOnce                   = Steps(100)
-)
+// Canary10Percent5Minutes is the schedule AWS CodeDeploy names so: 10%
+// for five minutes, then all of it. Each call returns a new slice.
+func Canary10Percent5Minutes() []Step { return TwoStep(10, 5*time.Minute) }
 
-// ValidateSteps checks a schedule before any write: at least one step,
+// Linear10PercentEvery1Minute is AWS CodeDeploy's linear schedule: 10%
+// more every minute.
+func Linear10PercentEvery1Minute() []Step { return Linear(10, time.Minute) }
+
+// AllAtOnce sends all the traffic to the new revision in one step.
+func AllAtOnce() []Step { return Steps(100) }
+
+// validateSteps checks a schedule before any write: at least one step,
 // weights in 0..100 that do not go down unless marked, non-negative pauses,
 // exactly one size per SetCanaryScale (at most strategy.MaxReplicas), and
 // header and mirror steps only where the router supports them, with the
 // arguments the router would check when the step runs (names that are
 // DNS-1123 labels, valid header names, regular expressions that compile,
-// mirror percents in 0..100).
-func ValidateSteps(v *strategy.Validator, steps []Step, headers, mirror bool) {
-	validateSteps(v, steps, headers, mirror, nil)
-}
-
-// validateSteps is ValidateSteps with the router, when there is one, so
-// that its own limits (ingress-nginx matches one header) are checked too.
+// mirror percents in 0..100), and the router's own limits (ingress-nginx
+// matches one header).
 func validateSteps(v *strategy.Validator, steps []Step, headers, mirror bool, router traffic.Router) {
 	if len(steps) == 0 {
 		v.Add("spec.steps", nil, "must have at least one step")

@@ -27,15 +27,15 @@ func TestSchedules(t *testing.T) {
 		"linear 30":   {canary.Linear(30, time.Minute), []canary.Step{w(30), pause(time.Minute), w(60), pause(time.Minute), w(90), pause(time.Minute), w(100)}},
 		"linear 50":   {canary.Linear(50, time.Minute), []canary.Step{w(50), pause(time.Minute), w(100)}},
 		"two step":    {canary.TwoStep(10, 5*time.Minute), []canary.Step{w(10), pause(5 * time.Minute), w(100)}},
-		"codedeploy":  {canary.Canary10Percent5Minutes, canary.TwoStep(10, 5*time.Minute)},
-		"all at once": {canary.AllAtOnce, []canary.Step{w(100)}},
+		"codedeploy":  {canary.Canary10Percent5Minutes(), canary.TwoStep(10, 5*time.Minute)},
+		"all at once": {canary.AllAtOnce(), []canary.Step{w(100)}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			assert.Empty(t, cmp.Diff(tc.want, tc.got))
 		})
 	}
-	assert.Len(t, canary.Linear10PercentEvery1Minute, 19, "ten weights and nine pauses")
+	assert.Len(t, canary.Linear10PercentEvery1Minute(), 19, "ten weights and nine pauses")
 	assert.Nil(t, canary.Linear(0, time.Minute))
 }
 

@@ -74,6 +74,18 @@ func (mr *metricRun) evaluate(res Result) (Phase, string) {
 	return PhaseInconclusive, succ.unmet(res, "success") + " and " + fail.unmet(res, "failure")
 }
 
+// limit is the condition a measurement is held to, for the record: the
+// success condition, or "not " and the failure condition; "" with neither.
+func (mr *metricRun) limit() string {
+	switch {
+	case mr.success != nil:
+		return mr.success.text()
+	case mr.failure != nil:
+		return "not " + mr.failure.text()
+	}
+	return ""
+}
+
 // record counts a measurement and keeps it.
 func (mr *metricRun) record(m Measurement) {
 	s := &mr.res

@@ -187,6 +187,15 @@ func (p *predicate) eval(r Result) (bool, error) {
 	return b, nil
 }
 
+// text is the condition as a limit to draw, as "result <= 0.05" for a
+// threshold, or its CEL or description.
+func (p *predicate) text() string {
+	if p.op != "" {
+		return fmt.Sprintf("result %s %s", p.op, formatFloat(p.threshold))
+	}
+	return p.c.String()
+}
+
 // met describes r meeting the condition, as "result 0.071 > 0.05".
 func (p *predicate) met(r Result, role string) string {
 	if p.op != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/analysis"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/participant"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -110,7 +111,9 @@ func input(clk *fake.Clock, ev *events) strategy.CheckInput {
 		Stable:  "v1",
 		Slot:    "cart-green",
 		Service: "cart-preview",
-		Clock:   clk,
+	}
+	if clk != nil {
+		in.Clock = clk
 	}
 	if ev != nil {
 		in.Emit = ev.emit
@@ -119,9 +122,20 @@ func input(clk *fake.Clock, ev *events) strategy.CheckInput {
 }
 
 // run runs a on an auto-advancing fake clock.
+// autoInput is input on an auto-advancing clock, with the check counted as
+// a participant the way a driver runs it: busy while it runs, waiting while
+// it waits for its timers or through CheckInput.Idle.
+func autoInput(t testing.TB, ev *events) strategy.CheckInput {
+	g := participant.Go(autoClock(t))
+	t.Cleanup(g.Done)
+	in := input(nil, ev)
+	in.Clock, in.Idle = g, g.Idle
+	return in
+}
+
 func run(t testing.TB, ctx context.Context, a analysis.Analysis) (*analysis.Report, []strategy.Event, error) {
 	t.Helper()
 	var ev events
-	rep, err := a.Run(ctx, input(autoClock(t), &ev))
+	rep, err := a.Run(ctx, autoInput(t, &ev))
 	return rep, ev.list(), err
 }

@@ -73,8 +73,9 @@ func (m Measurement) ValueText() string {
 	return formatResult(Result{Value: m.Value, Samples: m.Samples})
 }
 
-// event turns a measurement into the event a strategy keeps.
-func (m Measurement) event(analysis, metric string) strategy.Event {
+// event turns a measurement into the event a strategy keeps; limit is the
+// condition it is held to.
+func (m Measurement) event(analysis, metric, limit string) strategy.Event {
 	return strategy.Event{
 		Time: m.Time,
 		Type: strategy.EventMeasurement,
@@ -85,6 +86,7 @@ func (m Measurement) event(analysis, metric string) strategy.Event {
 			Value:    m.ValueText(),
 			Time:     m.Time,
 			Message:  m.Message,
+			Limit:    limit,
 		},
 		Message: fmt.Sprintf("analysis %s metric %s: %s: %s", analysis, metric, m.Phase, m.Message),
 	}

@@ -46,6 +46,13 @@ func (a Analysis) Run(ctx context.Context, in strategy.CheckInput) (*Report, err
 		vars:    varsOf(a, in),
 		start:   in.Clock.Now(),
 		allDone: make(chan struct{}),
+		wake:    func() {},
+	}
+	if in.Idle != nil {
+		// The measurements' callbacks end the run's wait: they mark it busy
+		// first, so that an auto-advancing clock cannot move in between.
+		r.wake = in.Idle()
+		r.wake()
 	}
 	r.remaining.Store(int64(len(a.Metrics)))
 	r.metrics = make([]*metricRun, len(a.Metrics))
@@ -65,10 +72,14 @@ func (a Analysis) Run(ctx context.Context, in strategy.CheckInput) (*Report, err
 		mr.mu.Unlock()
 	}
 
+	if in.Idle != nil {
+		in.Idle()
+	}
 	select {
 	case <-r.allDone:
 	case <-runCtx.Done():
 	}
+	r.wake()
 	r.stop()
 
 	rep := &Report{Analysis: a.Name, Started: r.start, Finished: in.Clock.Now()}
@@ -97,6 +108,7 @@ type runner struct {
 	wg        sync.WaitGroup
 	remaining atomic.Int64
 	allDone   chan struct{}
+	wake      func() // marks the run busy before its wait ends
 }
 
 // stop ends every metric's schedule and waits for running measurements.
@@ -124,9 +136,11 @@ func (r *runner) stop() {
 // metricDone is called once per metric when it reaches a final phase.
 func (r *runner) metricDone(mr *metricRun) {
 	if !mr.m.DryRun && mr.res.Phase != PhaseSuccessful {
+		r.wake()
 		r.cancel() // the run is decided
 	}
 	if r.remaining.Add(-1) == 0 {
+		r.wake()
 		close(r.allDone)
 	}
 }
@@ -275,7 +289,7 @@ func (mr *metricRun) complete(res Result, err error) {
 	meas := mr.judge(res, err)
 	mr.record(meas)
 	if emit := mr.r.in.Emit; emit != nil {
-		emit(meas.event(mr.r.a.Name, mr.m.Name))
+		emit(meas.event(mr.r.a.Name, mr.m.Name, mr.limit()))
 	}
 	phase, msg, final := mr.assess(res.Done && err == nil)
 	mr.res.Phase, mr.res.Message = phase, msg

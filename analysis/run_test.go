@@ -341,7 +341,7 @@ func TestKeepAndEvents(t *testing.T) {
 	assert.Equal(t, strategy.EventMeasurement, last.Type)
 	require.NotNil(t, last.Measurement)
 	assert.Equal(t, strategy.Measurement{Analysis: "post-promotion", Metric: "error-rate", Phase: "Failed", Value: "0.071",
-		Time: t0.Add(4 * time.Minute), Message: "result 0.071 > 0.05"}, *last.Measurement)
+		Time: t0.Add(4 * time.Minute), Message: "result 0.071 > 0.05", Limit: "result < 0.01"}, *last.Measurement)
 	assert.Equal(t, "analysis post-promotion metric error-rate: Failed: result 0.071 > 0.05", last.Message)
 }
 
@@ -380,7 +380,7 @@ func TestCheck(t *testing.T) {
 			a := analysis.Analysis{Name: "smoke", Metrics: []analysis.Metric{thresholdMetric("m", p)}}
 			c := a.Check()
 			assert.Equal(t, "smoke", c.Name)
-			err := c.Func(context.Background(), input(autoClock(t), nil))
+			err := c.Func(context.Background(), autoInput(t, nil))
 			if tc.wantNil {
 				require.NoError(t, err)
 				return
@@ -399,13 +399,13 @@ func TestCheck(t *testing.T) {
 
 func TestCheckReturnsValidationAndContextErrors(t *testing.T) {
 	t.Parallel()
-	err := analysis.Analysis{Name: "x"}.Check().Func(context.Background(), input(autoClock(t), nil))
+	err := analysis.Analysis{Name: "x"}.Check().Func(context.Background(), autoInput(t, nil))
 	require.ErrorIs(t, err, strategy.ErrInvalid)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p, _ := script(sGood)
-	err = analysis.Analysis{Name: "x", Metrics: []analysis.Metric{thresholdMetric("m", p)}}.Check().Func(ctx, input(autoClock(t), nil))
+	err = analysis.Analysis{Name: "x", Metrics: []analysis.Metric{thresholdMetric("m", p)}}.Check().Func(ctx, autoInput(t, nil))
 	require.ErrorIs(t, err, context.Canceled)
 	assert.False(t, errors.Is(err, strategy.ErrInconclusive))
 }

@@ -84,6 +84,9 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	if p := s.spec.PreviewReplicas; p != nil && *p > replicas {
 		v.Add("spec.previewReplicas", *p, "must not exceed the workload's %d replicas", replicas)
 	}
+	if err := slots.ValidateAutoscaler(ctx, s.clients.Kube, s.cfg.Retry, r.App, s.spec.Autoscaler, &v); err != nil {
+		return err
+	}
 	if s.spec.ActiveService == "" || v.Err() != nil {
 		return v.Err()
 	}
@@ -220,12 +223,15 @@ type run struct {
 }
 
 // required is how many ready pods the new slot needs before it takes
-// traffic: the workload's full size.
-func (rn *run) required() int32 { return ptr.Deref(rn.rel.Workload.Spec.Replicas, 1) }
+// traffic: the workload's full size, or with an autoscaler the size it
+// chose for the Deployment it scales.
+func (rn *run) required() int32 {
+	return rn.sl.ScaledReplicas(ptr.Deref(rn.rel.Workload.Spec.Replicas, 1))
+}
 
 func (rn *run) previewReplicas() int32 {
 	if p := rn.s.spec.PreviewReplicas; p != nil {
-		return *p
+		return min(*p, rn.required())
 	}
 	return rn.required()
 }

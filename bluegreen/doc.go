@@ -29,7 +29,8 @@
 //   - Pre-promotion checks start once the preview Service's EndpointSlices
 //     hold the new pods.
 //   - Abort (Control.Abort, a failed check, or a missed progress deadline)
-//     points the active Service back at the old slot at once, records phase
+//     points the active Service back at the old slot at once, waits until
+//     its EndpointSlices route to the old slot's pods alone, records phase
 //     Aborted, and scales the candidate down after AbortScaleDownDelay. It
 //     is heard at every step, during checks (whose context it cancels) and
 //     during the scale-down delay after the switch, while the old slot
@@ -52,6 +53,34 @@
 //     slot's copies of other revisions are deleted when it gets a new one.
 //   - Role metadata (ActiveMetadata, PreviewMetadata) is written onto the
 //     slot's existing pods; pods the ReplicaSet creates later do not get it.
+//
+// # Autoscaling
+//
+// Spec.Autoscaler names the app's HorizontalPodAutoscaler, as Flagger's
+// autoscalerRef does: one object of the user's, autoscaling/v2, in the
+// app's namespace, whose scaleTargetRef is the live Deployment (a slot,
+// or the plain Deployment a first release adopts). It is checked before
+// any write: missing, or scaling anything but <app>, <app>-blue or
+// <app>-green, is a *strategy.ValidationError at spec.autoscaler. A release
+// then:
+//
+//   - takes full size from the replicas the autoscaler set on the Deployment
+//     it scales, not from the workload's spec.replicas (the workload's size
+//     serves when that Deployment does not run yet); the candidate is
+//     resized before the switch if the autoscaler changed the live slot
+//     meanwhile, and the live slot's replicas are never written;
+//   - points the autoscaler at the live Deployment when the release starts,
+//     if it was elsewhere, so that it never scales the candidate while it is
+//     rolled;
+//   - moves its scaleTargetRef to the candidate in the switch step, right
+//     after the selector write and before the step is recorded, so that a
+//     driver resumed there moves it too; an abort or undo that switches back
+//     while the old slot runs moves it back.
+//
+// Only the scaleTargetRef is written, with a merge patch conditional on
+// the resourceVersion last read (on a conflict the autoscaler is read and
+// checked again); the object is never deleted. An autoscaler deleted during
+// a release is left deleted, and the release goes on.
 //
 // A release that is stopped at any point (the process dies) is continued by
 // the next Run from the step the record holds (at once under the same

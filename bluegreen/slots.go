@@ -22,12 +22,35 @@ func other(slot string) string { return slots.Other(slot) }
 // Services' endpoints.
 func (rn *run) startWatches(ctx context.Context) error {
 	rn.sl = &slots.Slots{Kube: rn.s.clients.Kube, Driver: rn.d, App: rn.rel.App,
-		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: rn.s.spec.AntiAffinity}
+		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: rn.s.spec.AntiAffinity, Autoscaler: rn.s.spec.Autoscaler}
 	services := []string{rn.s.spec.ActiveService}
 	if p := rn.s.spec.PreviewService; p != "" {
 		services = append(services, p)
 	}
 	return rn.sl.Watch(ctx, rn.s.cfg.Clock, services...)
+}
+
+// serving is the Deployment that carries the app's traffic, which the
+// autoscaler must scale: the candidate once switched, else the slot that
+// served before or the adopted Deployment; "" on a first release with
+// nothing to adopt.
+func (rn *run) serving(st state) string {
+	switch {
+	case !st.Switched.IsZero():
+		return SlotName(rn.rel.App.Name, st.Candidate)
+	case st.Previous != "":
+		return SlotName(rn.rel.App.Name, st.Previous)
+	}
+	return st.Adopted
+}
+
+// fitCandidate sizes the candidate to what the autoscaler chose for the
+// live slot when that changed since the candidate was deployed.
+func (rn *run) fitCandidate(ctx context.Context, candidate string) error {
+	if rn.s.spec.Autoscaler == "" || rn.sl.Size(candidate) == rn.required() {
+		return nil
+	}
+	return rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, candidate), rn.required())
 }
 
 // available counts slot's pods of revision that have been Ready for the

@@ -33,6 +33,13 @@ type Spec struct {
 	// PreviewReplicas runs the new revision at this size until promotion
 	// starts, then at full size. Nil: full size from the start.
 	PreviewReplicas *int32
+	// Autoscaler names the app's HorizontalPodAutoscaler (autoscaling/v2,
+	// in the app's namespace), which must scale one of the app's
+	// Deployments: the one named after the app or a slot. Full size is
+	// then the replicas it chose for the live slot, and the switch moves
+	// its scaleTargetRef to the new slot (see the package doc). Empty: no
+	// autoscaler, full size is the workload's replicas.
+	Autoscaler string
 	// ManualPromotion pauses every release when the new revision is ready
 	// and its pre-promotion checks passed, until Control.Promote. Off by
 	// default: promotion is automatic.

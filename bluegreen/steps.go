@@ -16,6 +16,13 @@ import (
 
 func (rn *run) deploy(ctx context.Context) (string, error) {
 	st := rn.state()
+	// The autoscaler scales the live Deployment, whose size the candidate
+	// takes, and never the candidate while it is rolled.
+	if serving := rn.serving(st); serving != "" {
+		if err := rn.sl.PointAutoscaler(ctx, serving); err != nil {
+			return "", err
+		}
+	}
 	if err := rn.prepareServices(ctx, st.Candidate); err != nil {
 		return "", err
 	}
@@ -112,6 +119,9 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 	// where a preview Service selects it, the EndpointSlice controller must
 	// have seen them all (it lags the pods' watch under load), so that the
 	// active Service gets every new pod as a ready endpoint at once.
+	if err := rn.fitCandidate(ctx, st.Candidate); err != nil {
+		return "", err
+	}
 	if err := rn.awaitAvailable(ctx, st.Candidate, rn.required()); err != nil {
 		return "", err
 	}
@@ -121,6 +131,11 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 		}
 	}
 	if err := rn.point(ctx, spec.ActiveService, st.Candidate); err != nil {
+		return "", err
+	}
+	// The autoscaler follows the traffic, before the step is recorded, so
+	// that a driver resumed at this step moves it too.
+	if err := rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, st.Candidate)); err != nil {
 		return "", err
 	}
 	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate),
@@ -188,7 +203,18 @@ func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*record.Re
 	switched := !st.Switched.IsZero() || rn.activeSlot() == st.Candidate
 	stable := ""
 	if switched && back != "" {
+		if err := rn.awaitSettled(ctx); err != nil {
+			return nil, err
+		}
 		if err := rn.point(ctx, rn.s.spec.ActiveService, back); err != nil {
+			return nil, err
+		}
+		if err := rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, back)); err != nil {
+			return nil, err
+		}
+		// Traffic is back once the Service routes to the old slot's pods
+		// alone, which the EndpointSlices show some time after the write.
+		if err := rn.awaitBack(ctx, back); err != nil {
 			return nil, err
 		}
 		rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s back on slot %s", rn.s.spec.ActiveService, back)})
@@ -209,6 +235,42 @@ func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*record.Re
 			}
 		})
 	}, nil
+}
+
+// awaitSettled waits until the active Service routes to the slot it
+// selects alone (see slots.Settled), so that the switch back is not taken
+// for the state from before the switch.
+func (rn *run) awaitSettled(ctx context.Context) error {
+	service := rn.s.spec.ActiveService
+	return rn.waitBack(ctx, fmt.Sprintf("waiting for Service %s to route to the slot it selects before it switches back", service),
+		func() (bool, error) { return rn.sl.Settled(ctx, service) })
+}
+
+// awaitBack waits until the active Service routes to all of slot's pods
+// and nothing else. What the cache shows is read again from the API
+// server, since the cache can still hold the endpoints from before the
+// switch.
+func (rn *run) awaitBack(ctx context.Context, slot string) error {
+	service := rn.s.spec.ActiveService
+	back := func(on, off int32) bool { return on >= rn.sl.Size(slot) && off == 0 }
+	return rn.waitBack(ctx, fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot), func() (bool, error) {
+		if !back(rn.sl.Endpoints(service, slot)) {
+			return false, nil
+		}
+		on, off, err := rn.sl.EndpointsNow(ctx, service, slot)
+		return err == nil && back(on, off), err
+	})
+}
+
+// waitBack waits, within the progress deadline, for cond while traffic
+// goes back; requests wait until the release has ended.
+func (rn *run) waitBack(ctx context.Context, reason string, cond func() (bool, error)) error {
+	deadline := rn.s.spec.progressDeadline()
+	wake, err := rn.d.Wait(ctx, flow.WaitFor{Sources: rn.sl.Sources(), Until: rn.d.Now().Add(deadline), Reason: reason, Cond: cond})
+	if err == nil && wake == flow.WokeDeadline {
+		err = fmt.Errorf("%s: not done within the progress deadline of %s", reason, deadline)
+	}
+	return err
 }
 
 // retire scales an aborted candidate that serves nothing down.

@@ -46,15 +46,16 @@ func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32
 
 // awaitShrunk waits until the stable Service's ready endpoints in the two
 // slots are at most the slots' sizes, so that the served shares are those
-// of the split.
+// of the split. The slot the autoscaler scales may grow beyond its share.
 func (rn *run) awaitShrunk(ctx context.Context, st state, canary, stable int32) error {
-	svc := rn.s.spec.StableService
+	svc, app := rn.s.spec.StableService, rn.rel.App.Name
 	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: fmt.Sprintf("waiting for Service %s to route to %d canary and %d stable pods", svc, canary, stable),
 		Cond: func() (bool, time.Time) {
 			c, _ := rn.sl.Endpoints(svc, st.Canary)
 			s, _ := rn.sl.Endpoints(svc, st.Stable)
-			return c <= canary && s <= stable, time.Time{}
+			scaled := rn.sl.Scaled()
+			return (c <= canary || scaled == SlotName(app, st.Canary)) && (s <= stable || scaled == SlotName(app, st.Stable)), time.Time{}
 		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})
@@ -62,10 +63,10 @@ func (rn *run) awaitShrunk(ctx context.Context, st state, canary, stable int32) 
 }
 
 // rollback sends all traffic back to the stable slot at once: the stable
-// slot grows back to full size first, then the router (or, without one,
-// the canary's pods leaving the Service) moves the traffic. A release
-// replaced by a newer revision keeps its canary slot for the next release,
-// which redeploys it.
+// slot grows back to full size first and the stable Service routes to all
+// its pods, then the router (or, without one, the canary's pods leaving
+// the Service) moves the traffic. A release replaced by a newer revision
+// keeps its canary slot for the next release, which redeploys it.
 func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*record.Record) error, error) {
 	st, spec, app := rn.state(), rn.s.spec, rn.rel.App.Name
 	if st.Stable == "" {
@@ -79,17 +80,58 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 	}
 	// The stable slot takes all traffic: it must have its full size first.
 	if have := rn.sl.Size(st.Stable); have < total {
+		// Pods that a scale-down of the slot deletes can still look Ready
+		// in the pods cache after they left the Service (the caches watch
+		// separately): the cache must see them go before the slot grows,
+		// or they would count as the pods it grew.
+		if err := rn.waitFor(ctx, fmt.Sprintf("waiting for stable slot %s to be down to %d pods before it grows back", st.Stable, have),
+			func() (bool, time.Time, error) {
+				return int32(len(rn.sl.PodsOf(st.Stable))) <= rn.sl.Size(st.Stable), time.Time{}, nil
+			}); err != nil {
+			return nil, err
+		}
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), total); err != nil {
 			return nil, err
 		}
-		if err := rn.waitFor(ctx, fmt.Sprintf("growing stable slot %s back to %d pods before it takes all traffic", st.Stable, total),
-			func() bool { n, _ := rn.sl.Available(st.Stable, stableRev, rn.minReady()); return n >= total }); err != nil {
-			return nil, err
+	}
+	// The stable Service must route to the stable slot's pods (with a
+	// router, to them alone) before traffic goes there; with a router, a
+	// promoted release's stable Service selects the canary until it is
+	// pointed back below.
+	moves := spec.Router != nil && !st.Promoted.IsZero()
+	ready := func(served bool) func() (bool, time.Time, error) {
+		return func() (bool, time.Time, error) {
+			n, next := rn.sl.Available(st.Stable, stableRev, rn.minReady())
+			if n < total || !served {
+				return n >= total, next, nil
+			}
+			return rn.routed(ctx, spec.StableService, st.Stable, func(on, off int32) bool {
+				return on >= total && (off == 0 || spec.Router == nil)
+			})
 		}
 	}
+	if err := rn.waitFor(ctx, fmt.Sprintf("waiting for %d available pods of stable slot %s before it takes all traffic", total, st.Stable),
+		ready(!moves)); err != nil {
+		return nil, err
+	}
+	// The autoscaler goes back with the traffic, before the canary shrinks.
+	if err := rn.sl.PointAutoscaler(ctx, SlotName(app, st.Stable)); err != nil {
+		return nil, err
+	}
 	if spec.Router != nil {
-		if !st.Promoted.IsZero() {
+		if moves {
+			if err := rn.waitFor(ctx, fmt.Sprintf("waiting for Service %s to route to the slot it selects before it moves back", spec.StableService),
+				func() (bool, time.Time, error) {
+					ok, err := rn.sl.Settled(ctx, spec.StableService)
+					return ok, time.Time{}, err
+				}); err != nil {
+				return nil, err
+			}
 			if err := rn.sl.Point(ctx, spec.StableService, st.Stable); err != nil {
+				return nil, err
+			}
+			if err := rn.waitFor(ctx, fmt.Sprintf("waiting for Service %s to route only to slot %s", spec.StableService, st.Stable),
+				ready(true)); err != nil {
 				return nil, err
 			}
 		}
@@ -106,7 +148,9 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 			return nil, err
 		}
 		if err := rn.waitFor(ctx, fmt.Sprintf("waiting for the canary's pods to leave Service %s", spec.StableService),
-			func() bool { n, _ := rn.sl.Endpoints(spec.StableService, st.Canary); return n == 0 }); err != nil {
+			func() (bool, time.Time, error) {
+				return rn.routed(ctx, spec.StableService, st.Canary, func(on, _ int32) bool { return on == 0 })
+			}); err != nil {
 			return nil, err
 		}
 	}
@@ -123,11 +167,29 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 	}, nil
 }
 
+// routed reports whether the ready endpoints of service on slot's pods
+// and elsewhere are as ok wants them: in the cache, then, to be sure, as
+// the API server has them now, since the cache can still show endpoints
+// from before the Service moved or pods left it.
+func (rn *run) routed(ctx context.Context, service, slot string, ok func(on, off int32) bool) (bool, time.Time, error) {
+	if !ok(rn.sl.Endpoints(service, slot)) {
+		return false, time.Time{}, nil
+	}
+	on, off, err := rn.sl.EndpointsNow(ctx, service, slot)
+	return err == nil && ok(on, off), time.Time{}, err
+}
+
 // waitFor waits, within the progress deadline, for cond while traffic goes
-// back; requests wait until the release has ended.
-func (rn *run) waitFor(ctx context.Context, reason string, cond func() bool) error {
+// back; requests wait until the release has ended. cond also says when to
+// check again with no change in the caches (zero: only on changes).
+func (rn *run) waitFor(ctx context.Context, reason string, cond func() (bool, time.Time, error)) error {
+	var recheck time.Time
 	wake, err := rn.d.Wait(ctx, flow.WaitFor{Sources: rn.sl.Sources(), Until: rn.d.Now().Add(rn.s.spec.progressDeadline()),
-		Reason: reason, Cond: func() (bool, error) { return cond(), nil }})
+		Reason: reason, Recheck: func() time.Time { return recheck },
+		Cond: func() (ok bool, err error) {
+			ok, recheck, err = cond()
+			return ok, err
+		}})
 	if err == nil && wake == flow.WokeDeadline {
 		err = fmt.Errorf("%s: not done within the progress deadline of %s", reason, rn.s.spec.progressDeadline())
 	}

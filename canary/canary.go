@@ -74,6 +74,9 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	if r.Workload.Spec.Selector == nil {
 		v.Add("release.workload.spec.selector", nil, "is required")
 	}
+	if err := slots.ValidateAutoscaler(ctx, s.clients.Kube, s.cfg.Retry, r.App, s.spec.Autoscaler, &v); err != nil {
+		return err
+	}
 	if v.Err() != nil {
 		return v.Err()
 	}

@@ -35,12 +35,36 @@
 // build common schedules, with the AWS CodeDeploy names
 // Canary10Percent5Minutes(), Linear10PercentEvery1Minute() and AllAtOnce().
 //
+// # Autoscaling
+//
+// Spec.Autoscaler names the app's HorizontalPodAutoscaler (autoscaling/v2,
+// in the app's namespace, scaling <app>, <app>-blue or <app>-green; anything
+// else is a *strategy.ValidationError before any write), as Flagger's
+// autoscalerRef does; unlike Flagger, nothing is copied: the one
+// autoscaler scales the stable slot and follows the traffic. The stable
+// size is the replicas the autoscaler set on the stable slot, read at
+// every step (on a first release, while that Deployment does not run yet,
+// the workload's replicas), so weights and SetCanaryScale percents are
+// computed from it; switchyard never writes the stable slot's replicas
+// while the autoscaler scales it, and DynamicStableScale, which would, is
+// refused with it. When
+// a release starts the autoscaler is pointed at the stable slot if it was
+// elsewhere. Its scaleTargetRef moves to the canary slot when that slot
+// takes all the traffic: at promotion (after the canary reached the stable
+// size), or, without a router, at a SetWeight of 100 before the stable
+// slot's pods leave; in both cases before the step is recorded, so that a
+// resumed driver moves it too. Abort moves it back to the stable slot once
+// that slot is back at full size. Only the scaleTargetRef is written, with
+// a merge patch conditional on the resourceVersion last read; the object
+// is never deleted.
+//
 // # Control
 //
 // strategy.Control drives a release from any process: Promote ends the
 // current pause, PromoteFull skips the remaining steps, Pause and Resume
 // hold it, Abort sends every request back to stable at once (growing the
-// stable slot back first when DynamicStableScale shrank it) and scales the
+// stable slot back first when it was shrunk, and moving the traffic once
+// the stable Service routes to all its ready pods) and scales the
 // canary down after AbortScaleDownDelay, Retry runs an aborted release
 // again, and Undo ships an earlier revision without its steps. A new
 // revision released mid-flight replaces the one in flight: its traffic goes

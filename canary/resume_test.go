@@ -47,8 +47,12 @@ func TestCrashAfterEveryWriteResumes(t *testing.T) {
 					e, cr := setup(t)
 					ctx, cancel := context.WithCancel(testCtx(t))
 					cr.Arm(k, cancel)
-					_, err := e.strategy(e.spec(steps...), "driver-a").Run(ctx, release("v2"))
-					require.Error(t, err, "the first driver stops")
+					if _, err := e.strategy(e.spec(steps...), "driver-a").Run(ctx, release("v2")); err == nil {
+						// A lease renewal that meets one of the driver's writes counts
+						// as one more write, so that a run can end within k writes; the
+						// next Run then finds the release ended, in the same state.
+						t.Logf("the release ended within %d writes", k)
+					}
 					cr.Disarm()
 
 					e.c.Clock().Step(strategy.DefaultLeaseDuration)

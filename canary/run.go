@@ -119,7 +119,11 @@ func (rn *run) later(edit func(*state, *record.Record)) {
 	})
 }
 
-func (rn *run) total() int32 { return ptr.Deref(rn.rel.Workload.Spec.Replicas, 1) }
+// total is the full size of a slot: the workload's replicas, or with an
+// autoscaler the size it chose for the Deployment it scales.
+func (rn *run) total() int32 {
+	return rn.sl.ScaledReplicas(ptr.Deref(rn.rel.Workload.Spec.Replicas, 1))
+}
 
 func (rn *run) minReady() time.Duration {
 	return time.Duration(rn.rel.Workload.Spec.MinReadySeconds) * time.Second
@@ -181,7 +185,7 @@ func (rn *run) steps() []flow.Step {
 func (rn *run) startWatches(ctx context.Context) error {
 	spec := rn.s.spec
 	rn.sl = &slots.Slots{Kube: rn.s.clients.Kube, Driver: rn.d, App: rn.rel.App,
-		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: spec.AntiAffinity, Rollout: rn.rollout()}
+		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: spec.AntiAffinity, Rollout: rn.rollout(), Autoscaler: spec.Autoscaler}
 	services := []string{spec.StableService}
 	if spec.Router != nil {
 		services = append(services, spec.CanaryService)
@@ -354,6 +358,13 @@ func (rn *run) scaleDownStep(ctx context.Context) (string, error) {
 // slot, at the size of weight 0 (or full size for an instant release).
 func (rn *run) deploy(ctx context.Context, st state) error {
 	spec := rn.s.spec
+	// The autoscaler scales the stable slot, whose size the steps start
+	// from, and never the canary while it is rolled.
+	if st.Stable != "" {
+		if err := rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, st.Stable)); err != nil {
+			return err
+		}
+	}
 	if spec.Router == nil {
 		if err := rn.sl.EnsureService(ctx, spec.StableService, slots.ServiceLabels(rn.rel.Workload), spec.ServicePorts, ""); err != nil {
 			return err
@@ -509,6 +520,9 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	if err := rn.setWeight(ctx, weight); err != nil {
 		return err
 	}
+	if err := rn.followTraffic(ctx, st, weight); err != nil {
+		return err
+	}
 	// Shrink what lost traffic.
 	if have := rn.sl.Size(st.Canary); canary < have {
 		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
@@ -539,6 +553,21 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	return nil
 }
 
+// followTraffic points the autoscaler at the slot that carries the app's
+// traffic once weight is set, before either slot shrinks. Without a router
+// that is the canary from weight 100 on, since the stable slot's pods then
+// leave the Service; with one the canary takes the autoscaler at promotion.
+func (rn *run) followTraffic(ctx context.Context, st state, weight int32) error {
+	if rn.s.spec.Router != nil || st.Stable == "" {
+		return nil
+	}
+	slot := st.Stable
+	if weight >= 100 {
+		slot = st.Canary
+	}
+	return rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, slot))
+}
+
 func equalScale(a, b *SetCanaryScale) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -567,6 +596,11 @@ func (rn *run) promote(ctx context.Context, st state) error {
 		}
 	}
 	if err := rn.awaitAvailable(ctx, st.Canary, rev, total); err != nil {
+		return err
+	}
+	// The autoscaler moves to the canary as it takes all the traffic,
+	// before the step is recorded, so that a resumed driver moves it too.
+	if err := rn.sl.PointAutoscaler(ctx, SlotName(app, st.Canary)); err != nil {
 		return err
 	}
 	if spec.Router != nil {

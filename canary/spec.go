@@ -70,6 +70,15 @@ type Spec struct {
 	// MinPodsPerSlot is the fewest pods a slot runs while it has traffic
 	// (at least 1).
 	MinPodsPerSlot int32
+	// Autoscaler names the app's HorizontalPodAutoscaler (autoscaling/v2,
+	// in the app's namespace), which must scale one of the app's
+	// Deployments: the one named after the app or a slot. The stable size
+	// is then the replicas it chose for the stable slot, which switchyard
+	// never writes, and its scaleTargetRef moves to the canary slot when
+	// that slot takes all the traffic (see the package doc). It cannot be
+	// combined with DynamicStableScale. Empty: no autoscaler, the stable
+	// size is the workload's replicas.
+	Autoscaler string
 	// ScaleDownDelay is how long the old stable slot keeps running after
 	// the slots swap, so that proxies catch up. Nil: 30s. Without a router
 	// it does not apply: the old slot's pods are its traffic, and they
@@ -158,6 +167,8 @@ func (s Spec) validate(v *strategy.Validator) {
 	flow.ValidateGates(v, "spec.gates", s.Gates)
 	v.Check(s.MinPodsPerSlot >= 0 && s.MinPodsPerSlot <= strategy.MaxReplicas, "spec.minPodsPerSlot", s.MinPodsPerSlot,
 		"must be within 0..%d", strategy.MaxReplicas)
+	v.Check(s.Autoscaler == "" || !s.DynamicStableScale, "spec.dynamicStableScale", true,
+		"cannot be used with spec.autoscaler: the autoscaler sizes the stable slot")
 	v.Check(durationOr(s.ScaleDownDelay, 0) >= 0, "spec.scaleDownDelay", s.ScaleDownDelay, "must not be negative")
 	v.Check(durationOr(s.AbortScaleDownDelay, 0) >= 0, "spec.abortScaleDownDelay", s.AbortScaleDownDelay, "must not be negative")
 	v.Check(s.ProgressDeadline >= 0, "spec.progressDeadline", s.ProgressDeadline, "must not be negative")

@@ -9,11 +9,12 @@ import (
 )
 
 // DefaultQuietWindow is how long, in real time, an auto-advancing clock
-// that may move waits for anything else to happen first. It is a yield for
-// goroutines outside the protocol of Clock.Join (code woken by a timer
-// channel that nothing accounts for); no participant that follows the
-// protocol depends on it. WithQuietWindow(0) turns it off.
-const DefaultQuietWindow = time.Millisecond
+// that may move waits for anything else to happen first. It is a courtesy
+// to goroutines outside the protocol of Clock.Join (code woken by a timer
+// channel that nothing accounts for): drivers, checks, background
+// analysis, retries and watch consumers follow the protocol.
+// WithQuietWindow(0) turns it off.
+const DefaultQuietWindow = time.Duration(0)
 
 // advancer moves a Clock to its next timer when every participant is idle
 // and no work is pending anywhere.

@@ -94,10 +94,16 @@
 // woken since it last called busy. A callback of a timer the participant
 // stopped too late must have returned before it waits again (wait for it
 // when Stop reports false), or its late wake leaves it busy while it
-// blocks. Code the clock cannot see, such as a goroutine woken by a timer
-// channel, gets a courtesy instead: before each move the clock waits a
-// quiet window of real time (WithQuietWindow, default 1ms) and starts over
-// if anything happened meanwhile.
+// blocks. A check a strategy runs is a participant of its own: busy while
+// it runs, waiting from the moment it asks CheckInput.Clock for a timer to
+// wait on (After, NewTimer, Tick, Sleep) until the timer fires, or while it
+// waits through CheckInput.Idle. A watch cache with no watch open (between
+// its list and its watch, or while it watches again) holds the clock, and
+// a watch the server closes is pending work until its consumer, if it
+// calls Handled, stops it. Code the clock cannot see, such as a goroutine
+// woken by a timer channel, can be given a courtesy: before each move the
+// clock waits a quiet window of real time (WithQuietWindow; none by
+// default) and starts over if anything happened meanwhile.
 //
 // # Stalls
 //

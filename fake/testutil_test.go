@@ -81,11 +81,14 @@ func getDeployment(t testing.TB, c *Cluster, name string) *appsv1.Deployment {
 // blocks, busy again once the timer fires.
 func pauseAsParticipant(t testing.TB, clk *Clock, idleFn, busy func(), d time.Duration) {
 	t.Helper()
-	timer := clk.NewTimer(d)
+	fired := make(chan struct{})
+	// The callback marks the participant busy before it wakes it, so the
+	// clock cannot move on before the participant looks.
+	clk.AfterFunc(d, func() { busy(); close(fired) })
 	idleFn()
 	defer busy()
 	select {
-	case <-timer.C():
+	case <-fired:
 	case <-testCtx(t).Done():
 		t.Fatalf("a pause of %s never ended", d)
 	}

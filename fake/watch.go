@@ -127,6 +127,8 @@ type watcher struct {
 	held      int // events counted in s.pending: queued, in hand, unhandled
 	unhandled int // received, not yet Handled
 	stopped   bool
+	acking    bool // the consumer calls Handled
+	closing   bool // closed by the server; counted in s.pending until Stop
 	signal    chan struct{}
 	handled   chan struct{} // Handled calls, taken by run
 	stopCh    chan struct{}
@@ -153,6 +155,11 @@ type EventHandler interface {
 
 // Handled implements EventHandler. The watch's goroutine takes the call
 // between deliveries, so it never misses an event received just before.
+//
+// The server closing the watch (DropWatches, Stop of the Cluster) is then
+// pending work too, until the consumer calls Stop: a consumer that calls
+// Handled reacts to the close, say by opening another watch, and the
+// clock must not move before it has.
 func (w *watcher) Handled() {
 	select {
 	case w.handled <- struct{}{}:
@@ -164,6 +171,7 @@ func (w *watcher) Handled() {
 // consumer has handled them.
 func (w *watcher) release() {
 	w.mu.Lock()
+	w.acking = true
 	n := w.unhandled
 	w.unhandled = 0
 	w.held -= n
@@ -325,6 +333,29 @@ func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
 
 // Stop ends the watch and closes its result channel.
 func (w *watcher) Stop() {
+	w.stop()
+	w.mu.Lock()
+	closing := w.closing
+	w.closing = false
+	w.mu.Unlock()
+	if closing {
+		w.s.pending.Add(-1)
+		w.s.clock.adv.bumpNotify()
+	}
+}
+
+// drop closes the watch on the server's side.
+func (w *watcher) drop() {
+	w.mu.Lock()
+	if w.acking && !w.stopped && !w.closing {
+		w.closing = true
+		w.s.pending.Add(1)
+	}
+	w.mu.Unlock()
+	w.stop()
+}
+
+func (w *watcher) stop() {
 	w.once.Do(func() {
 		w.s.mu.Lock()
 		scope := watchScope{w.gvr, w.filter.ns}
@@ -348,9 +379,9 @@ func (w *watcher) Stop() {
 // nothing.
 func (w *watcher) describe() string {
 	w.mu.Lock()
-	queued, unhandled := w.held-w.unhandled, w.unhandled
+	queued, unhandled, closing := w.held-w.unhandled, w.unhandled, w.closing
 	w.mu.Unlock()
-	if queued == 0 && unhandled == 0 {
+	if queued == 0 && unhandled == 0 && !closing {
 		return ""
 	}
 	what := "watch of " + w.gvr.Resource
@@ -362,6 +393,9 @@ func (w *watcher) describe() string {
 	}
 	if !w.filter.field.Empty() {
 		what += " (" + w.filter.field.String() + ")"
+	}
+	if closing {
+		return what + ": closed by the server, not yet Stopped by its consumer"
 	}
 	return fmt.Sprintf("%s: %d events not yet received, %d received and not yet Handled", what, queued, unhandled)
 }
@@ -402,7 +436,7 @@ func (s *store) dropWatches(resource string) int {
 	}
 	s.mu.Unlock()
 	for _, w := range ws {
-		w.Stop()
+		w.drop()
 	}
 	return len(ws)
 }

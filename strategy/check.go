@@ -93,8 +93,17 @@ type CheckInput struct {
 	Slot    string
 	Service string
 	Clients Clients
-	// Clock is the driver's clock: checks that wait use it.
+	// Clock is the driver's clock: checks that wait use it. On an
+	// auto-advancing fake clock the check counts as busy while it runs,
+	// and as waiting from the moment it asks Clock for a timer to wait on
+	// (After, NewTimer, Tick, NewTicker, Sleep) until the timer fires.
 	Clock clock.WithTickerAndDelayedExecution
+	// Idle, when set, marks the check as waiting for something other than
+	// Clock's timers (a channel, a watch) and returns what marks it busy
+	// again: whatever ends the wait calls it before it does, and the check
+	// once it wakes. A check that blocks on something else without it
+	// holds an auto-advancing fake clock still meanwhile.
+	Idle func() (busy func())
 	// Emit reports an event, such as an EventMeasurement, to the release's
 	// observer; it is safe to call from any goroutine. Measurements are
 	// kept in the release record. Nil when the check runs outside a driver.

@@ -43,6 +43,22 @@ type (
 	Revision    = record.Revision
 	Lease       = record.Lease
 	Measurement = record.Measurement
+	Entry       = record.Entry
+	EntryKind   = record.EntryKind
+)
+
+// The kinds of entries of a release's timeline (Status.Timeline).
+const (
+	EntryStep        = record.EntryStep        // a step started
+	EntryStepFailed  = record.EntryStepFailed  // a step failed
+	EntryPhase       = record.EntryPhase       // the phase changed: a pause, its end, promotion, the end
+	EntryTraffic     = record.EntryTraffic     // the traffic split changed
+	EntryRoute       = record.EntryRoute       // a header or mirror route was set or removed
+	EntryRollback    = record.EntryRollback    // all traffic went back to the previous revision
+	EntryMeasurement = record.EntryMeasurement // an analysis measured a metric
+	EntryCheck       = record.EntryCheck       // checks started, passed or failed
+	EntryRequest     = record.EntryRequest     // a control request was taken
+	EntryResumed     = record.EntryResumed     // a driver continued the release
 )
 
 // The phases of a release. Succeeded, Aborted and Failed are terminal.
@@ -76,10 +92,12 @@ const (
 	ActionReplace     = record.ActionReplace
 )
 
-// MeasurementLimit is how many measurements a release record keeps, and
-// MaxLeaseDuration how long any lease is honoured without renewal.
+// MeasurementLimit is how many measurements a release record keeps,
+// TimelineLimit how many timeline entries, and MaxLeaseDuration how long
+// any lease is honoured without renewal.
 const (
 	MeasurementLimit = record.MeasurementLimit
+	TimelineLimit    = record.TimelineLimit
 	MaxLeaseDuration = record.MaxLeaseDuration
 )
 
@@ -124,6 +142,10 @@ type Status struct {
 	History    []Revision
 	// Measurements are the release's latest analysis measurements.
 	Measurements []Measurement
+	// Timeline is what the current release did, oldest first (at most
+	// TimelineLimit entries; the oldest measurements go first). Package
+	// strategy/timeline draws it.
+	Timeline []Entry
 }
 
 func statusOf(app types.NamespacedName, r *record.Record) *Status {
@@ -134,5 +156,6 @@ func statusOf(app types.NamespacedName, r *record.Record) *Status {
 		Lease: r.Lease, Pending: append([]Request(nil), r.Requests...),
 		History:      append([]Revision(nil), r.History...),
 		Measurements: append([]Measurement(nil), r.Measurements...),
+		Timeline:     append([]Entry(nil), r.Timeline...),
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-dev/switchyard/analysis"
 	"github.com/switchyard-dev/switchyard/analysis/kube"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/participant"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -226,14 +227,16 @@ func TestCrashLoopingCandidateFailsTheAnalysis(t *testing.T) {
 	c.SetBehavior("v2", fake.Behavior{CrashLoop: true})
 	settle(t, c, 0)
 	c.Clock().SetAutoAdvance(true)
-	idle, _, done := c.Clock().Track()
-	idle()
-	defer done()
+	// The analysis runs as a participant, the way a driver runs a check:
+	// busy while it works, waiting while it waits on its clock or through
+	// CheckInput.Idle.
+	g := participant.Go(c.Clock())
+	defer g.Done()
 
 	a := analysis.Analysis{Name: "health", Metrics: []analysis.Metric{{
 		Name: "restarts", Provider: kube.Restarts(), Interval: time.Minute, Count: 5, Failure: analysis.Above(0),
 	}}}
-	in := strategy.CheckInput{Clients: c.Clients(), Clock: c.Clock(), Slot: "cart-green",
+	in := strategy.CheckInput{Clients: c.Clients(), Clock: g, Idle: g.Idle, Slot: "cart-green",
 		Release: strategy.Release{App: types.NamespacedName{Namespace: "default", Name: "cart"}, Revision: "v2"}}
 	rep, err := a.Run(context.Background(), in)
 	require.NoError(t, err)

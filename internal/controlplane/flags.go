@@ -21,6 +21,8 @@ const KwokNodeAnnotation = "kwok.x-k8s.io/node"
 
 // controllers are the kube-controller-manager controllers that run: those a
 // rollout touches, not the node lifecycle controller (kwok owns node status).
+// The HorizontalPodAutoscaler controller runs with no metrics API: it leaves
+// a target's replicas alone while they are within its bounds.
 // ExtraArgs can replace the list with a later --controllers flag.
 var controllers = []string{
 	"serviceaccount-token-controller",
@@ -40,6 +42,7 @@ var controllers = []string{
 	"disruption-controller",
 	"endpointslice-controller",
 	"endpointslice-mirroring-controller",
+	"horizontal-pod-autoscaler-controller",
 }
 
 // paths are the files a control plane's processes share.

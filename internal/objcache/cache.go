@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/clock"
+
+	"github.com/switchyard-dev/switchyard/internal/participant"
 )
 
 // Object is what a Cache holds: a typed API object such as *appsv1.Deployment.
@@ -56,12 +58,15 @@ func New[T Object](lw ListWatch, clk clock.Clock) *Cache[T] {
 }
 
 // Start lists the objects and then keeps them current in a goroutine until
-// ctx is done. It returns once the first list is in the cache.
+// ctx is done. It returns once the first list is in the cache and its watch
+// is open, so that no change after the list goes unseen; a watch that
+// cannot be opened is retried by the goroutine, like a failed one.
 func (c *Cache[T]) Start(ctx context.Context) error {
 	if err := c.relist(ctx); err != nil {
 		return err
 	}
-	go c.run(ctx)
+	w, err := c.open(ctx)
+	go c.run(ctx, w, err)
 	return nil
 }
 
@@ -164,53 +169,123 @@ func (c *Cache[T]) relist(ctx context.Context) error {
 	return nil
 }
 
-// run watches from the last resource version, re-watching when the server
-// closes the stream and re-listing when the version has expired.
-func (c *Cache[T]) run(ctx context.Context) {
+// run keeps the cache current from watch w, or from the error opening it:
+// it watches again from the last resource version when the server closes
+// the stream, re-lists when the version has expired, and backs off on the
+// clock after other errors.
+//
+// While it has no watch open the cache holds an auto-advancing fake clock
+// (it counts as a busy participant), since changes made meanwhile reach no
+// watch: the clock must not move past what the next watch will replay.
+// The hold is let go while it backs off: the timer's callback takes it
+// again before it wakes the goroutine.
+func (c *Cache[T]) run(ctx context.Context, w watch.Interface, err error) {
+	var release func() // ends the hold; nil while none is held
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	hold := func() {
+		if release == nil {
+			_, _, release = participant.Track(c.clock)
+		}
+	}
+	letGo := func() {
+		if release != nil {
+			release()
+			release = nil
+		}
+	}
 	delay := 50 * time.Millisecond
-	for ctx.Err() == nil {
-		err := c.watchOnce(ctx)
+	for {
+		if err == nil {
+			letGo()
+			err = c.watch(ctx, w, hold)
+			w.Stop()
+		}
 		if ctx.Err() != nil {
 			return
 		}
+		hold()
 		if err == nil {
 			delay = 50 * time.Millisecond
-			continue // stream closed: watch again from where we were
+		} else {
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || errors.Is(err, errRelist) {
+				err = c.relist(ctx)
+			}
+			if err != nil {
+				c.mu.Lock()
+				c.err = err
+				c.notifyLocked() // waiters look at Err
+				c.mu.Unlock()
+				if !c.backOff(ctx, delay, hold, letGo) {
+					return
+				}
+				if delay < 5*time.Second {
+					delay *= 2
+				}
+			}
 		}
-		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || errors.Is(err, errRelist) {
-			err = c.relist(ctx)
+		if ctx.Err() != nil {
+			return
 		}
-		if err == nil {
-			continue
-		}
-		c.mu.Lock()
-		c.err = err
-		c.notifyLocked() // waiters look at Err
-		c.mu.Unlock()
+		w, err = c.open(ctx)
+	}
+}
+
+// backOff waits delay on the cache's clock, letting the hold go meanwhile;
+// it reports false when ctx ended first. On a clock with AfterFunc (the
+// fake one), the callback takes the hold again before it wakes the cache.
+func (c *Cache[T]) backOff(ctx context.Context, delay time.Duration, hold, letGo func()) bool {
+	dc, ok := c.clock.(clock.WithDelayedExecution)
+	if !ok {
+		letGo()
 		t := c.clock.NewTimer(delay)
+		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return
+			return false
 		case <-t.C():
-		}
-		if delay < 5*time.Second {
-			delay *= 2
+			return true
 		}
 	}
+	var mu sync.Mutex // the callback's hold and letGo take turns
+	fired := make(chan struct{})
+	t := dc.AfterFunc(delay, func() {
+		mu.Lock()
+		hold()
+		mu.Unlock()
+		close(fired)
+	})
+	mu.Lock()
+	letGo()
+	mu.Unlock()
+	select {
+	case <-ctx.Done():
+		if !t.Stop() {
+			<-fired
+		}
+		return false
+	case <-fired:
+		return true
+	}
+}
+
+// open opens a watch from the last resource version.
+func (c *Cache[T]) open(ctx context.Context) (watch.Interface, error) {
+	c.mu.Lock()
+	rv := c.rv
+	c.mu.Unlock()
+	return c.lw.Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
 }
 
 var errRelist = errors.New("watch must restart from a fresh list")
 
-func (c *Cache[T]) watchOnce(ctx context.Context) error {
-	c.mu.Lock()
-	rv := c.rv
-	c.mu.Unlock()
-	w, err := c.lw.Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
+// watch applies w's events until it ends, ctx is done or an event says
+// the cache must start over. hold is called, before the caller stops w,
+// when the server closed it.
+func (c *Cache[T]) watch(ctx context.Context, w watch.Interface, hold func()) error {
 	// A fake cluster's watch counts an event as pending work until the
 	// cache has handled it (run its hooks), when told so.
 	handled := func() {}
@@ -224,9 +299,11 @@ func (c *Cache[T]) watchOnce(ctx context.Context) error {
 			return nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
+				hold()
 				return nil
 			}
 			if err := c.apply(ev); err != nil {
+				hold()
 				return err
 			}
 		}

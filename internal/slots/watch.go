@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +34,9 @@ type Slots struct {
 	// Rollout is how a slot replaces its pods when its template changes;
 	// nil replaces them all at once, for slots that take no traffic then.
 	Rollout *appsv1.RollingUpdateDeployment
+	// Autoscaler names the app's HorizontalPodAutoscaler, "" for none
+	// (see PointAutoscaler).
+	Autoscaler string
 
 	// The caches Watch starts: the app's Deployments and pods, the
 	// namespace's Services, and the watched Services' EndpointSlices.
@@ -40,6 +44,11 @@ type Slots struct {
 	Pods     *objcache.Cache[*corev1.Pod]
 	Services *objcache.Cache[*corev1.Service]
 	Slices   *objcache.Cache[*discoveryv1.EndpointSlice]
+
+	// hpa is the autoscaler as last read or written; adoptedSize the
+	// replicas of the Deployment named after the app when hpa scales it.
+	hpa         *autoscalingv2.HorizontalPodAutoscaler
+	adoptedSize int32
 }
 
 // Size is slot's replicas, 0 when it has no Deployment. The cache holds
@@ -54,8 +63,8 @@ func (s *Slots) Sources() []flow.Source {
 	return []flow.Source{s.Deploys, s.Pods, s.Services, s.Slices}
 }
 
-// Watch starts the caches; services are the Services whose EndpointSlices
-// are watched.
+// Watch starts the caches, services being the Services whose
+// EndpointSlices are watched, and reads the autoscaler.
 func (s *Slots) Watch(ctx context.Context, clk clock.WithTickerAndDelayedExecution, services ...string) error {
 	ns, app, kube := s.App.Namespace, s.App.Name, s.Kube
 	byApp := objcache.ByLabel(strategy.LabelApp + "=" + app)
@@ -71,7 +80,7 @@ func (s *Slots) Watch(ctx context.Context, clk clock.WithTickerAndDelayedExecuti
 			return err
 		}
 	}
-	return nil
+	return s.loadAutoscaler(ctx)
 }
 
 // PodsOf returns slot's pods that are not terminating.
@@ -132,6 +141,82 @@ func (s *Slots) Endpoints(service, slot string) (onSlot, elsewhere int32) {
 		}
 	}
 	return onSlot, elsewhere
+}
+
+// EndpointsNow is Endpoints as the API server has it now: service's
+// EndpointSlices, then slot's pods, are read rather than taken from the
+// caches. A cache can still show the endpoints a Service had before it
+// moved to another slot and back, or before pods were deleted: a wait for
+// traffic to be somewhere checks the caches, then confirms with this.
+func (s *Slots) EndpointsNow(ctx context.Context, service, slot string) (onSlot, elsewhere int32, err error) {
+	ns := s.App.Namespace
+	var slices *discoveryv1.EndpointSliceList
+	var pods *corev1.PodList
+	err = s.Driver.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		slices, err = s.Kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+		if err != nil {
+			return fmt.Errorf("listing the EndpointSlices of Service %s/%s: %w", ns, service, err)
+		}
+		// Read after the slices, the pods include every pod they name.
+		pods, err = s.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+			LabelSelector: fmt.Sprintf("%s=%s,%s=%s", strategy.LabelApp, s.App.Name, strategy.LabelSlot, slot)})
+		if err != nil {
+			return fmt.Errorf("listing the pods of slot %s: %w", slot, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	inSlot := make(map[string]bool, len(pods.Items))
+	for _, p := range pods.Items {
+		inSlot[p.Name] = true
+	}
+	for _, es := range slices.Items {
+		for _, ep := range es.Endpoints {
+			if !ptr.Deref(ep.Conditions.Ready, false) {
+				continue
+			}
+			if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" && inSlot[ref.Name] {
+				onSlot++
+				continue
+			}
+			elsewhere++
+		}
+	}
+	return onSlot, elsewhere, nil
+}
+
+// Settled reports whether the ready endpoints of Service name are all on
+// pods of the slot it selects, as the API server has them now (the caches
+// first: it reads only when they agree): the EndpointSlices show its last
+// move done. A move is undone only once settled, so that what the
+// EndpointSlices show next is the move back, not the state from before
+// the move; a Service that selects no slot is settled.
+func (s *Slots) Settled(ctx context.Context, name string) (bool, error) {
+	if slot := s.Selects(name); slot != "" {
+		if _, off := s.Endpoints(name, slot); off > 0 {
+			return false, nil
+		}
+	}
+	var svc *corev1.Service
+	err := s.Driver.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		if svc, err = s.Kube.CoreV1().Services(s.App.Namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("reading Service %s/%s: %w", s.App.Namespace, name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	slot := traffic.Slot(svc)
+	if slot == "" {
+		return true, nil
+	}
+	_, off, err := s.EndpointsNow(ctx, name, slot)
+	return err == nil && off == 0, err
 }
 
 // Revision is the revision slot's Deployment runs and its replicas; "" and

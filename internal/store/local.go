@@ -15,8 +15,15 @@ import (
 // at once).
 var local = struct {
 	sync.Mutex
-	held map[string]chan struct{}
-}{held: map[string]chan struct{}{}}
+	held map[string]*localHold
+}{held: map[string]*localHold{}}
+
+// localHold is one app held by a driver of this process: ch is closed
+// when it lets go, after the waiters' wakes ran.
+type localHold struct {
+	ch    chan struct{}
+	wakes []func()
+}
 
 func localKey(kube kubernetes.Interface, app types.NamespacedName, identity string) string {
 	return fmt.Sprintf("%p/%s/%s", kube, app, identity)
@@ -32,34 +39,53 @@ func HoldLocally(kube kubernetes.Interface, app types.NamespacedName, identity s
 	if _, ok := local.held[key]; ok {
 		return nil
 	}
-	ch := make(chan struct{})
-	local.held[key] = ch
+	h := &localHold{ch: make(chan struct{})}
+	local.held[key] = h
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			local.Lock()
 			delete(local.held, key)
+			wakes := h.wakes
+			h.wakes = nil
 			local.Unlock()
-			close(ch)
+			// Waiters are marked busy before they wake, so that an
+			// auto-advancing fake clock cannot move in between.
+			for _, wake := range wakes {
+				wake()
+			}
+			close(h.ch)
 		})
 	}
 }
 
 // WaitLocal waits until no driver of this process holds app under
-// identity.
-func WaitLocal(ctx context.Context, kube kubernetes.Interface, app types.NamespacedName, identity string, idle, busy func()) error {
-	local.Lock()
-	ch, ok := local.held[localKey(kube, app, identity)]
-	local.Unlock()
-	if !ok {
-		return nil
-	}
-	idle()
-	defer busy()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// identity. The caller is a participant of an auto-advancing clock, with
+// the functions of fake.Clock.Join: the driver letting go calls wake
+// before it wakes the caller; idle reports false when the caller was woken
+// since it last called busy, and the caller looks again.
+func WaitLocal(ctx context.Context, kube kubernetes.Interface, app types.NamespacedName, identity string, idle func() bool, busy, wake func()) error {
+	key := localKey(kube, app, identity)
+	for {
+		busy()
+		local.Lock()
+		h, ok := local.held[key]
+		if ok {
+			h.wakes = append(h.wakes, wake)
+		}
+		local.Unlock()
+		if !ok {
+			return nil
+		}
+		if idle() {
+			select {
+			case <-h.ch:
+			case <-ctx.Done():
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			busy()
+			return err
+		}
 	}
 }

@@ -16,32 +16,50 @@ import (
 )
 
 // Watch is a watch of one app's release record for a caller that waits on
-// it, counted as a participant of an auto-advancing fake clock.
+// it, counted as a participant of an auto-advancing fake clock (see
+// fake.Clock.Join): the cache marks it busy, counting a wake, before it
+// wakes it, and Block does not block when it was woken since it last
+// looked.
 type Watch struct {
-	Records          *objcache.Cache[*corev1.ConfigMap]
-	Idle, Busy, done func()
-	cancel           context.CancelFunc
+	Records    *objcache.Cache[*corev1.ConfigMap]
+	idle       func() bool
+	busy, wake func()
+	done       func()
+	cancelHook func()
+	cancel     context.CancelFunc
 }
 
-// WatchRecord starts a watch of app's release record; Close ends it.
+// WatchRecord starts a watch of app's release record; Close ends it. The
+// caller counts as busy until it blocks in Block.
 func (s *Store) WatchRecord(ctx context.Context, app types.NamespacedName) (*Watch, error) {
-	w := &Watch{}
-	w.Idle, w.Busy, w.done = participant.Track(s.Retry.Clock)
+	w := &Watch{cancelHook: func() {}}
+	w.idle, w.busy, w.wake, w.done = participant.Join(s.Retry.Clock, "watch of the release record of "+app.String())
 	var wctx context.Context
 	wctx, w.cancel = context.WithCancel(ctx)
 	cms := s.Kube.CoreV1().ConfigMaps(app.Namespace)
 	w.Records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(record.Name(app.Name))), s.Retry.Clock)
 	r := s.Retry
-	r.Idle = func() func() { w.Idle(); return w.Busy }
+	r.Idle = w.pause
 	if err := r.Do(ctx, func(context.Context) error { return w.Records.Start(wctx) }); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("watching release record of %s: %w", app, err)
 	}
+	w.cancelHook = w.Records.OnChange(w.wake)
 	return w, nil
+}
+
+// pause marks the caller idle for a wait on its own timer and returns what
+// marks it busy again.
+func (w *Watch) pause() func() {
+	for !w.idle() {
+		w.busy()
+	}
+	return w.wake
 }
 
 // Close ends the watch.
 func (w *Watch) Close() {
+	w.cancelHook()
 	w.cancel()
 	w.done()
 }
@@ -62,28 +80,30 @@ func (w *Watch) Get(app types.NamespacedName) (*corev1.ConfigMap, bool) {
 }
 
 // Block waits until the record changes, the clock reaches until (when not
-// zero) or ctx ends, marking the caller idle meanwhile. The timer and the
-// cache mark the caller busy before waking it.
+// zero) or ctx ends, marking the caller idle meanwhile. changed is the
+// cache's channel, taken after the previous Block returned (or after
+// WatchRecord). The timer and the cache mark the caller busy before waking
+// it, and Block returns at once when the caller was woken since it last
+// looked; it returns with the caller busy.
 func (w *Watch) Block(ctx context.Context, clk clock.WithTickerAndDelayedExecution, changed <-chan struct{}, wait time.Duration) error {
 	var fired chan struct{}
 	var t clock.Timer
 	if wait > 0 {
 		fired = make(chan struct{})
 		ch := fired
-		t = clk.AfterFunc(wait, func() { w.Busy(); close(ch) })
+		t = clk.AfterFunc(wait, func() { w.wake(); close(ch) })
 	}
-	cancelHook := w.Records.OnChange(w.Busy)
-	w.Idle()
-	select {
-	case <-ctx.Done():
-	case <-changed:
-	case <-fired:
+	if w.idle() {
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-fired:
+		}
 	}
-	w.Busy()
-	cancelHook()
 	if t != nil && !t.Stop() {
-		<-fired
+		<-fired // its wake must not land in a later wait
 	}
+	w.busy()
 	return ctx.Err()
 }
 
@@ -110,7 +130,7 @@ func (s *Store) WaitUnlocked(ctx context.Context, app types.NamespacedName, iden
 		}
 		cm, ok := w.Get(app)
 		if !ok {
-			return nil, WaitLocal(ctx, s.Kube, app, identity, w.Idle, w.Busy)
+			return nil, WaitLocal(ctx, s.Kube, app, identity, w.idle, w.busy, w.wake)
 		}
 		rec, err := record.Decode(app, cm)
 		if err != nil {
@@ -119,7 +139,7 @@ func (s *Store) WaitUnlocked(ctx context.Context, app types.NamespacedName, iden
 		now := clk.Now()
 		lease := rec.Lease
 		if !lease.Live(now) || lease.Holder == identity {
-			return nil, WaitLocal(ctx, s.Kube, app, identity, w.Idle, w.Busy)
+			return nil, WaitLocal(ctx, s.Kube, app, identity, w.idle, w.busy, w.wake)
 		}
 		if !lease.Same(seen) {
 			seen, seenAt = lease, now
@@ -129,7 +149,7 @@ func (s *Store) WaitUnlocked(ctx context.Context, app types.NamespacedName, iden
 			lapse = bound
 		}
 		if !now.Before(lapse) {
-			return &seen, WaitLocal(ctx, s.Kube, app, identity, w.Idle, w.Busy)
+			return &seen, WaitLocal(ctx, s.Kube, app, identity, w.idle, w.busy, w.wake)
 		}
 		if err := w.Block(ctx, clk, changed, lapse.Sub(now)); err != nil {
 			return nil, err

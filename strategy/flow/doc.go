@@ -8,7 +8,10 @@
 // its own schedule and fences every write with it (Fence, Guard), saves
 // the record (Save), waits on watches and the clock (Wait, Hold), retries
 // transient API errors (Retry), reports events (Emit) and ends the release
-// (Finish).
+// (Finish). The events, and the phase changes and requests each write
+// makes, become the release's timeline (record.Record.Timeline), kept with
+// the next write of the record, as measurements are: it costs no write of
+// its own.
 //
 // New builds a Flow over the Driver: the strategy's named steps (Step)
 // and its hooks (Hooks: how to roll back, retire the old revision, which

@@ -57,10 +57,10 @@ type Driver struct {
 	done     func()
 	closed   bool
 
-	// mu guards rec and rv, which the lease keeper also writes; saveMu
+	// mu guards rec and rv, which the lease keeper also writes; saving
 	// serialises record writes.
 	mu     sync.Mutex
-	saving chan struct{} // holds a token while a record write runs
+	saving turns
 	keeper *keeper
 	unlock func() // releases the process-local hold on the app
 
@@ -68,9 +68,11 @@ type Driver struct {
 	kinds map[string]string
 
 	// emitMu serialises calls of the observer; measured holds measurements
-	// emitted since the last save, for the record.
+	// emitted since the last save, and noted timeline entries, for the
+	// record.
 	emitMu   sync.Mutex
 	measured []strategy.Measurement
+	noted    []record.Entry
 }
 
 // Begin starts driving release r of strategy name: it checks cfg, starts a
@@ -100,7 +102,6 @@ func begin(ctx context.Context, name string, clients strategy.Clients, r strateg
 	}
 	d := &Driver{
 		cfg: cfg, clients: clients, name: name, app: r.App, revision: r.Revision, unlock: unlock,
-		saving: make(chan struct{}, 1),
 	}
 	d.idle, d.busy, d.wake, d.done = participant.Join(cfg.Clock, fmt.Sprintf("%s of %s %s by %s", name, r.App, r.Revision, cfg.Identity))
 	d.store = &store.Store{Kube: clients.Kube, Retry: retry.Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
@@ -239,29 +240,19 @@ func (d *Driver) Save(ctx context.Context, mutate func(*record.Record) error) er
 // the version read, so none follows another driver's takeover.
 func (d *Driver) save(ctx context.Context, st *store.Store, mutate func(*record.Record) error) error {
 	// Another goroutine's write may be backing off on the clock: wait for it
-	// as an idle participant, so that an auto-advancing clock moves on.
-	select {
-	case d.saving <- struct{}{}:
-	default:
-		resume := func() {}
-		if st.Retry.Idle != nil {
-			resume = st.Retry.Idle()
-		}
-		select {
-		case d.saving <- struct{}{}:
-			resume()
-		case <-ctx.Done():
-			resume()
-			return ctx.Err()
-		}
+	// as an idle participant, so that an auto-advancing clock moves on. The
+	// write before hands the turn over, marking the waiter busy first.
+	if err := d.saving.acquire(ctx, st.Retry.Idle); err != nil {
+		return err
 	}
-	defer func() { <-d.saving }()
+	defer d.saving.release()
 	now := d.Now()
 	known, knownRV := d.held()
 	old := known.Phase
 	d.emitMu.Lock()
 	measured := d.measured
 	d.emitMu.Unlock()
+	noted := d.takeNoted()
 	rec, rv, err := st.UpdateFrom(ctx, d.app, known, knownRV, false, func(r *record.Record) error {
 		if r.Lease.Holder != d.cfg.Identity {
 			return fmt.Errorf("release %s now held by %q: %w", d.app, r.Lease.Holder, strategy.ErrLeaseLost)
@@ -278,12 +269,18 @@ func (d *Driver) save(ctx context.Context, st *store.Store, mutate func(*record.
 				r.Measurements = append([]strategy.Measurement(nil), r.Measurements[n:]...)
 			}
 		}
+		r.AppendTimeline(noted...)
+		b := beforeWrite(r)
 		if mutate != nil {
-			return mutate(r)
+			if err := mutate(r); err != nil {
+				return err
+			}
 		}
+		b.noteChanges(r, now)
 		return nil
 	})
 	if err != nil {
+		d.putBack(noted)
 		if errors.Is(err, strategy.ErrLeaseLost) {
 			d.keeper.lost(err)
 		}
@@ -338,10 +335,11 @@ func orNone(p strategy.Phase) strategy.Phase {
 }
 
 // observe hands e to the observer, one event at a time, and keeps
-// measurements for the record.
+// measurements and timeline entries for the record.
 func (d *Driver) observe(e strategy.Event) {
 	d.emitMu.Lock()
 	defer d.emitMu.Unlock()
+	d.note(e)
 	if e.Type == strategy.EventMeasurement && e.Measurement != nil {
 		d.measured = append(d.measured, *e.Measurement)
 		if n := len(d.measured) - strategy.MeasurementLimit; n > 0 {

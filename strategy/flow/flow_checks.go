@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/participant"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -84,8 +85,11 @@ func (f *Flow) Check(ctx context.Context, name string, checks []strategy.Check, 
 	r := &checkRun{done: newSignal()}
 	f.running[r] = cancel
 	r.wg.Add(1)
+	g := participant.Go(f.d.cfg.Clock)
+	in.Clock, in.Idle = g, g.Idle
 	go func() {
 		defer r.wg.Done()
+		defer g.Done() // after the fire, which marks the driver busy first
 		defer r.done.fire()
 		r.err = runChecks(cctx, checks, in)
 	}()
@@ -173,8 +177,12 @@ func (f *Flow) StartBackground(ctx context.Context, name string, checks []strate
 	f.d.Emit(ctx, strategy.Event{Type: strategy.EventCheck, Message: fmt.Sprintf("%s started: %d checks", name, len(checks))})
 	for _, c := range checks {
 		b.wg.Add(1)
+		g := participant.Go(f.d.cfg.Clock)
+		in := in
+		in.Clock, in.Idle = g, g.Idle
 		go func() {
 			defer b.wg.Done()
+			defer g.Done()
 			err := c.Func(bctx, in)
 			if err == nil || bctx.Err() != nil {
 				return

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/internal/participant"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/record"
 )
@@ -304,10 +305,19 @@ func (f *Flow) rolledBack(ctx context.Context) {
 	}
 	in := f.hooks.Input()
 	in.Moment = strategy.OnRollback
-	in.Clock = f.d.cfg.Clock
 	rec := f.d.Record()
 	in.Emit = f.d.Emitter(rec.Step, rec.StepName)
-	_ = runChecks(ctx, checks, in)
+	g := participant.Go(f.d.cfg.Clock)
+	in.Clock, in.Idle = g, g.Idle
+	done := newSignal()
+	go func() {
+		defer g.Done()
+		defer done.fire()
+		_ = runChecks(ctx, checks, in)
+	}()
+	_, _ = f.d.Wait(ctx, WaitFor{Cond: func() (bool, error) { return done.isFired(), nil }, Sources: []Source{done},
+		Reason: "running the OnRollback gates"})
+	<-done.Changed()
 }
 
 // finishAbort retires the aborted revision once the abort delay has

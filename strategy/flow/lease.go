@@ -24,6 +24,8 @@ type keeper struct {
 	last    time.Time // when the lease was last written, on the driver's clock
 	err     error     // set once the lease is lost for good
 	lostCh  chan struct{}
+	hooks   map[int]func() // called before lostCh is closed
+	nextID  int
 	stopped bool
 
 	store *store.Store // with a retrier that marks the keeper idle
@@ -112,7 +114,28 @@ func (k *keeper) lost(err error) {
 	defer k.mu.Unlock()
 	if k.err == nil {
 		k.err = err
+		for _, f := range k.hooks {
+			f()
+		}
 		close(k.lostCh)
+	}
+}
+
+// OnChange implements changeHook: f is called before lostCh is closed, so
+// that a waiting driver is marked busy before it wakes.
+func (k *keeper) OnChange(f func()) (cancel func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.hooks == nil {
+		k.hooks = map[int]func(){}
+	}
+	id := k.nextID
+	k.nextID++
+	k.hooks[id] = f
+	return func() {
+		k.mu.Lock()
+		delete(k.hooks, id)
+		k.mu.Unlock()
 	}
 }
 

@@ -35,9 +35,10 @@ const (
 
 // API groups.
 const (
-	core      = ""
-	apps      = "apps"
-	discovery = "discovery.k8s.io"
+	core        = ""
+	apps        = "apps"
+	autoscaling = "autoscaling"
+	discovery   = "discovery.k8s.io"
 )
 
 // grant is one row of the table: verbs on a resource that the parts need,
@@ -82,6 +83,8 @@ var table = []grant{
 		why: "the selector write that points a Service at a slot"},
 	{parts: partBlueGreen | partReplicaRatio, group: core, resource: "services", verbs: "create patch",
 		why: "missing Services created with server-side apply: blue/green's preview Service, and the active one when ServicePorts is set; canary's stable Service when ServicePorts is set"},
+	{parts: partSlots, group: autoscaling, resource: "horizontalpodautoscalers", verbs: "get patch",
+		why: "the app's HorizontalPodAutoscaler, only when the spec names one (Autoscaler): read at validation and when a run starts (get); its scaleTargetRef, and nothing else, moved to the slot that takes the traffic with a merge patch conditional on its resourceVersion (patch)"},
 
 	// The routers of canary releases.
 	{parts: partGateway, group: traffic.HTTPRouteGVR.Group, resource: traffic.HTTPRouteGVR.Resource, verbs: "get update",

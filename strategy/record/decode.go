@@ -113,6 +113,7 @@ func (r *Record) Problems() []string {
 	if len(r.Measurements) > 2*MeasurementLimit {
 		add("%d measurements", len(r.Measurements))
 	}
+	out = append(out, r.timelineProblems()...)
 	return out
 }
 

@@ -23,6 +23,17 @@ func FuzzDecodeRecord(f *testing.F) {
 		`{"schema":1,"app":"web","lease":{"holder":"x","renewed":"2999-01-01T00:00:00Z","duration":"876000h"}}`,
 		`{"schema":1,"app":"web","requests":[{"action":"Explode"}]}`,
 		`{"schema":1,"app":"web","state":{"candidate":"purple"}}`,
+		`{"schema":1,"app":"web","timeline":[{"time":"2026-03-01T12:00:00.5Z","kind":"step","step":1,"stepName":"1-SetWeight","stepKind":"SetWeight"},` +
+			`{"time":"2026-03-01T12:00:01Z","kind":"traffic","weight":25,"canaryPods":3,"stablePods":9},` +
+			`{"time":"2026-03-01T12:00:21Z","kind":"measurement","analysis":"errors","metric":"error-ratio","value":"0.01","verdict":"Successful","limit":"result <= 0.05"},` +
+			`{"time":"2026-03-01T12:01:00Z","kind":"request","action":"Promote","by":"oncall","sent":"2026-03-01T12:00:59Z"},` +
+			`{"time":"2026-03-01T12:01:00Z","kind":"phase","phase":"Aborted","reason":"Requested","msg":"aborted by oncall"}]}`,
+		`{"schema":1,"app":"web","timeline":[{"kind":"explode"}]}`,
+		`{"schema":1,"app":"web","timeline":[{"kind":"phase","phase":"Bogus"},{"kind":"request","action":"Explode"}]}`,
+		`{"schema":1,"app":"web","timeline":[{"kind":"traffic","weight":-5,"canaryPods":-1}]}`,
+		`{"schema":1,"app":"web","timeline":[{"kind":"step","time":"9999-12-31T23:59:59Z","step":99999}]}`,
+		`{"schema":1,"app":"web","timeline":{"kind":"step"}}`,
+		`{"schema":1,"app":"web","measurements":[{"metric":"m","phase":"Failed","limit":"not result > 0.1"}]}`,
 		`{"schema":2}`, `null`, `[]`, `{`,
 	} {
 		f.Add(seed)

@@ -11,6 +11,7 @@ package record
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -103,6 +104,10 @@ type Record struct {
 	// Measurements are the latest analysis measurements of the release,
 	// oldest first, at most MeasurementLimit.
 	Measurements []Measurement `json:"measurements,omitempty"`
+	// Timeline is what the current release did, oldest first: its steps,
+	// phases, traffic splits, measurements and the requests it took,
+	// within TimelineLimit entries and TimelineBytes (see AppendTimeline).
+	Timeline []Entry `json:"timeline,omitempty"`
 	// State is the strategy's own state, opaque to the shared code.
 	State json.RawMessage `json:"state,omitempty"`
 
@@ -244,8 +249,9 @@ func (r *Record) PauseOrResume(q Request, awaitingPromote bool) {
 
 // Restart makes r describe a new release, h, at its first step, stepName,
 // with state as the strategy's state (nil for none): progressing, not
-// paused, no reason, message or measurements, and h in the history (at most
-// limit entries). Pending requests are the caller's to take first.
+// paused, no reason, message, measurements or timeline, and h in the
+// history (at most limit entries). Pending requests are the caller's to
+// take first.
 func (r *Record) Restart(h Revision, stepName string, state any, limit int) error {
 	raw, err := json.Marshal(state)
 	if err != nil {
@@ -259,6 +265,7 @@ func (r *Record) Restart(h Revision, stepName string, state any, limit int) erro
 	r.Step, r.StepName, r.Paused, r.PauseUntil = 0, stepName, false, time.Time{}
 	r.Previous, r.Switched, r.Committed, r.Aborted = r.Stable, false, false, time.Time{}
 	r.Started, r.Progressed, r.State, r.Measurements = h.Started, h.Started, raw, nil
+	r.Timeline = nil
 	r.Remember(h, limit)
 	return nil
 }
@@ -285,15 +292,18 @@ func (r *Record) EncodeState(v any) error {
 	return nil
 }
 
-// Clone returns a deep copy of r.
+// Clone returns a deep copy of r. Entries of the timeline and history
+// are copied; the workloads of the history are deep copies.
 func (r *Record) Clone() *Record {
-	raw, err := json.Marshal(r)
-	if err != nil {
-		panic(fmt.Sprintf("copying release record: %v", err))
-	}
-	var out Record
-	if err := json.Unmarshal(raw, &out); err != nil {
-		panic(fmt.Sprintf("copying release record: %v", err))
+	out := *r
+	out.Requests = slices.Clone(r.Requests)
+	out.Measurements = slices.Clone(r.Measurements)
+	out.Timeline = slices.Clone(r.Timeline)
+	out.State = slices.Clone(r.State)
+	out.History = slices.Clone(r.History)
+	for i, h := range out.History {
+		out.History[i].Workload = h.Workload.DeepCopy()
+		out.History[i].Objects = slices.Clone(h.Objects)
 	}
 	return &out
 }
@@ -381,6 +391,10 @@ type Measurement struct {
 	// Message says why, in one line: the condition that failed with the
 	// observed value, or the provider's error.
 	Message string `json:"message,omitempty"`
+	// Limit is the condition the value is held to, when known: the
+	// success condition ("result <= 0.05"), or, for a metric with only a
+	// failure condition, "not " and that condition ("not result > 0.05").
+	Limit string `json:"limit,omitempty"`
 }
 
 // MeasurementLimit is how many measurements a release record keeps.

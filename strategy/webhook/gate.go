@@ -124,7 +124,15 @@ func (h *hook) start(in strategy.CheckInput) (*run, func(), error) {
 		r.clk = clock.RealClock{}
 	}
 	var done func()
-	r.idle, r.busy, done = flow.Track(in.Clock)
+	if in.Idle != nil {
+		// Run by a driver: the check's goroutine is the participant of an
+		// auto-advancing clock; it is busy while a request is in flight.
+		r.busy = in.Idle()
+		r.busy()
+		r.idle, done = func() { in.Idle() }, func() {}
+	} else {
+		r.idle, r.busy, done = flow.Track(in.Clock)
+	}
 	r.payload = Payload{
 		ID: rand.Text(), Kind: h.kind, Moment: h.cfg.moment, Check: h.name, Strategy: h.cfg.strategy,
 		App: in.Release.App.Name, Namespace: in.Release.App.Namespace,

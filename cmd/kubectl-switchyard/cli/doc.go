@@ -18,7 +18,9 @@
 //   - promote [--full], pause, resume, abort, retry, undo [--to REV]: print
 //     where the release is and the request, send it, and say who carries
 //     it out; with --wait, wait (at most --timeout) until the driver took
-//     it or the release ended.
+//     it or the release ended;
+//   - timeline APP [-o text|svg|json]: what the release did, from the
+//     timeline its record keeps, as text or drawn as SVG (strategy/timeline).
 //
 // list, status, history and the requests take -o json or -o yaml; a
 // request then prints the resulting status (ReleaseStatus) and writes its

@@ -75,13 +75,13 @@ func (h *harness) runCtx(ctx context.Context, out *syncBuffer, args ...string) r
 
 // strategy is a blue/green strategy for web with short delays; manual
 // releases pause before the switch until Promote.
-func (h *harness) strategy(manual bool) *bluegreen.Strategy {
+func (h *harness) strategy(manual bool, opts ...strategy.Option) *bluegreen.Strategy {
 	return bluegreen.New(h.c.Clients(), bluegreen.Spec{
 		ActiveService: "web", PreviewService: "web-preview", ManualPromotion: manual,
 		ServicePorts:        []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
 		ScaleDownDelay:      ptr.To(time.Second),
 		AbortScaleDownDelay: ptr.To(time.Second),
-	}, strategy.WithClock(h.c.Clock()), strategy.WithIdentity("driver"))
+	}, append([]strategy.Option{strategy.WithClock(h.c.Clock()), strategy.WithIdentity("driver")}, opts...)...)
 }
 
 // ship runs a release of rev to its end and requires it to succeed.
@@ -132,8 +132,39 @@ func (h *harness) await(what string, cond func(*strategy.Status) bool) *strategy
 // until it is paused for it.
 func (h *harness) pausedV2() <-chan outcome {
 	h.t.Helper()
+	return h.pausedV2With()
+}
+
+// pausedV2Held is pausedV2 with the clock held still from the moment v2
+// pauses until release is called: while v2 waits, its lease renewals
+// would otherwise move the clock on at its own pace, and the ages the
+// plugin prints would depend on when it reads the clock. The hold is a
+// busy participant, registered by the driver itself (busy in its
+// observer), so the clock cannot move in between.
+func (h *harness) pausedV2Held() (done <-chan outcome, release func()) {
+	h.t.Helper()
+	var mu sync.Mutex
+	held := func() {}
+	hold := strategy.WithObserver(func(ev strategy.Event) {
+		if ev.Type == strategy.EventPhaseChanged && ev.Phase == strategy.PhasePaused {
+			_, _, end := h.c.Clock().Track()
+			mu.Lock()
+			held = end
+			mu.Unlock()
+		}
+	})
+	done = h.pausedV2With(hold)
+	return done, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		held()
+	}
+}
+
+func (h *harness) pausedV2With(opts ...strategy.Option) <-chan outcome {
+	h.t.Helper()
 	h.ship(h.strategy(false), "v1")
-	done := h.start(h.strategy(true), "v2")
+	done := h.start(h.strategy(true, opts...), "v2")
 	h.await("v2 paused for promotion", func(st *strategy.Status) bool {
 		return st.Revision == "v2" && st.Phase == strategy.PhasePaused
 	})

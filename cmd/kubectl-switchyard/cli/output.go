@@ -129,11 +129,19 @@ func stepOf(st *strategy.Status) string {
 }
 
 // weightOf returns the new revision's share of traffic, when the status
-// says it. strategy.Status carries no traffic split, and no step name
-// tells it reliably (a canary step is "<i>-<kind>", such as
-// "0-SetWeight", without its percent; a blue/green release that adopts a
-// plain Deployment shares traffic before its switch), so it is unknown.
-func weightOf(*strategy.Status) (int32, bool) { return 0, false }
+// says it: the last traffic split of the release's timeline (0 after a
+// rollback). A release whose timeline has no split yet reports none.
+func weightOf(st *strategy.Status) (int32, bool) {
+	for i := len(st.Timeline) - 1; i >= 0; i-- {
+		switch e := st.Timeline[i]; e.Kind {
+		case strategy.EntryRollback:
+			return 0, true
+		case strategy.EntryTraffic:
+			return e.Weight, true
+		}
+	}
+	return 0, false
+}
 
 // weightText is the weight as a table shows it: "25%", or "-".
 func weightText(st *strategy.Status) string {

@@ -20,14 +20,14 @@ import (
 // blue/green release of v2 paused for its manual promotion.
 func TestReadsOfAPausedRelease(t *testing.T) {
 	h := newHarness(t)
-	done := h.pausedV2()
-	defer func() { require.NoError(t, h.control.Promote(h.ctx, h.app)); h.finish(done) }()
+	done, release := h.pausedV2Held()
+	defer func() { release(); require.NoError(t, h.control.Promote(h.ctx, h.app)); h.finish(done) }()
 
 	t.Run("list", func(t *testing.T) {
 		r := h.run("list")
 		require.Equal(t, ExitOK, r.code, r.err)
 		assert.Regexp(t, `APP +STRATEGY +REVISION +PHASE +STEP +WEIGHT +AGE\n`, r.out)
-		assert.Regexp(t, `\nweb +bluegreen +v2 +Paused +promotion +- +\d+s\n`, r.out)
+		assert.Regexp(t, `\nweb +bluegreen +v2 +Paused +promotion +- +\d+[smhd]\n`, r.out)
 		assert.NotContains(t, r.out, "NAMESPACE")
 	})
 	t.Run("list all namespaces", func(t *testing.T) {
@@ -59,8 +59,8 @@ func TestReadsOfAPausedRelease(t *testing.T) {
 		r := h.run("history", "web")
 		require.Equal(t, ExitOK, r.code, r.err)
 		assert.Regexp(t, `REVISION +PHASE +STARTED +FINISHED +IMAGES +NOTE +MESSAGE\n`, r.out)
-		assert.Regexp(t, `\nv1 +Succeeded +\d+s +\d+s +web:v1 +serving +v1 serves from slot blue\n`, r.out)
-		assert.Regexp(t, `\nv2 +Progressing +\d+s +- +web:v2 +current release`, r.out)
+		assert.Regexp(t, `\nv1 +Succeeded +\d+[smhd] +\d+[smhd] +web:v1 +serving +v1 serves from slot blue\n`, r.out)
+		assert.Regexp(t, `\nv2 +Progressing +\d+[smhd] +- +web:v2 +current release`, r.out)
 	})
 }
 

@@ -161,3 +161,17 @@ func TestStepLines(t *testing.T) {
 	lines, _ = stepLines(st, nil)
 	assert.Empty(t, lines)
 }
+
+func TestWeightComesFromTheTimeline(t *testing.T) {
+	st := &strategy.Status{}
+	_, ok := weightOf(st)
+	assert.False(t, ok, "no split yet")
+	st.Timeline = []strategy.Entry{{Kind: strategy.EntryTraffic, Weight: 25}, {Kind: strategy.EntryStep}}
+	w, ok := weightOf(st)
+	assert.True(t, ok)
+	assert.Equal(t, int32(25), w)
+	assert.Equal(t, "25%", weightText(st))
+	st.Timeline = append(st.Timeline, strategy.Entry{Kind: strategy.EntryRollback})
+	w, _ = weightOf(st)
+	assert.Zero(t, w, "all traffic back after a rollback")
+}

@@ -80,6 +80,7 @@ func NewCommand(streams Streams, opts ...Option) *cobra.Command {
 	pf.StringVar(&e.kubectx, "context", "", "the kubeconfig context to use")
 	pf.StringVarP(&e.namespace, "namespace", "n", "", "the app's namespace (default: the context's namespace)")
 	root.AddCommand(e.listCmd(), e.statusCmd(), e.historyCmd(), e.watchCmd())
+	root.AddCommand(e.timelineCmd())
 	for _, a := range actions {
 		root.AddCommand(e.controlCmd(a))
 	}

@@ -71,7 +71,7 @@ func TestWatchLines(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, paused, 0, "no line for the pause:\n%s", out.String())
-	assert.Regexp(t, `web v2 Succeeded driver none: v2 serves from slot green$`, last)
+	assert.Regexp(t, `web v2 Succeeded weight 100% driver none: v2 serves from slot green$`, last)
 	assert.NotContains(t, out.String(), "\x1b[", "no terminal escapes in plain output")
 }
 

@@ -6,6 +6,9 @@
 // Gateway API HTTPRoute, rolling, Control and bootstrap) runs as a
 // ServiceAccount, authenticated with its own token, bound to exactly the
 // Role and ClusterRole that package rbac returns for it, and must succeed.
+// The blue/green and ReplicaRatio canary apps have a HorizontalPodAutoscaler
+// (Spec.Autoscaler) that their second release moves, so that its rule is
+// used and its removal shows.
 // Then each part runs again once for each verb of each of its rules, with
 // that verb removed: the run must fail within 30 seconds with a forbidden
 // error or a *strategy.WatchError. A verb whose removal goes unnoticed is

@@ -113,6 +113,15 @@ func checkBlueGreen(t testing.TB, ctx context.Context, c *cluster, ns string) {
 	assert.Equal(t, bluegreen.Green, selects(t, ctx, c, ns, appName+"-preview"), "the preview Service was created")
 	assert.Zero(t, replicasOf(t, ctx, c, ns, bluegreen.SlotName(appName, bluegreen.Blue)), "the old slot is scaled down")
 	assert.Positive(t, eventsWritten(t, ctx, c, ns), "Events on the release record")
+	assert.Equal(t, bluegreen.SlotName(appName, bluegreen.Green), scaleTarget(t, ctx, c, ns), "the autoscaler moved with the traffic")
+}
+
+// scaleTarget is the Deployment the app's HorizontalPodAutoscaler scales.
+func scaleTarget(t testing.TB, ctx context.Context, c *cluster, ns string) string {
+	t.Helper()
+	h, err := c.admin.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, appName, metav1.GetOptions{})
+	require.NoError(t, err)
+	return h.Spec.ScaleTargetRef.Name
 }
 
 func checkCanaryRatio(t testing.TB, ctx context.Context, c *cluster, ns string) {
@@ -121,6 +130,7 @@ func checkCanaryRatio(t testing.TB, ctx context.Context, c *cluster, ns string) 
 	assert.Equal(t, "", selects(t, ctx, c, ns, appName), "the Service it created selects both slots")
 	assert.Zero(t, replicasOf(t, ctx, c, ns, bluegreen.SlotName(appName, bluegreen.Blue)), "the old slot is scaled down")
 	assert.Positive(t, eventsWritten(t, ctx, c, ns))
+	assert.Equal(t, bluegreen.SlotName(appName, bluegreen.Green), scaleTarget(t, ctx, c, ns), "the autoscaler moved with the traffic")
 }
 
 func checkCanaryGateway(t testing.TB, ctx context.Context, c *cluster, ns string) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,6 +96,18 @@ func service(t testing.TB, ctx context.Context, c *cluster, ns, name string) {
 	require.NoError(t, err)
 }
 
+// autoscaler creates, as the admin, the app's HorizontalPodAutoscaler on
+// the first slot; the second release moves it (patch).
+func autoscaler(t testing.TB, ctx context.Context, c *cluster, ns string) {
+	t.Helper()
+	_, err := c.admin.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: appName},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 10,
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: bluegreen.SlotName(appName, bluegreen.Blue)}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
 // staleCompanions creates, as the admin, companions of v1 in slot green as
 // a switchyard from before owner marks wrote them (its labels, a revision
 // of the history, no mark), which the release of v2 to that slot deletes.
@@ -145,9 +158,12 @@ var blueGreenScenario = scenario{
 	setup: func(t testing.TB, ctx context.Context, c *cluster, ns string) {
 		service(t, ctx, c, ns, appName)
 		staleCompanions(t, ctx, c, ns)
+		autoscaler(t, ctx, c, ns)
 	},
 	run: func(ctx context.Context, _ *cluster, cl strategy.Clients, ns string) error {
-		s := bluegreen.New(cl, blueGreenSpec(), strategy.WithIdentity("deployer"))
+		spec := blueGreenSpec()
+		spec.Autoscaler = appName
+		s := bluegreen.New(cl, spec, strategy.WithIdentity("deployer"))
 		return releases(ctx, s, ns, 1, "v1", "v2")
 	},
 	check: checkBlueGreen,
@@ -165,9 +181,13 @@ func canarySpec(steps ...canary.Step) canary.Spec {
 var canaryRatioScenario = scenario{
 	name:  "canary-replicaratio",
 	roles: roleOnly(func(ns string) *rbacv1.Role { return rbac.Canary(ns, rbac.ReplicaRatio) }),
-	setup: staleCompanions,
+	setup: func(t testing.TB, ctx context.Context, c *cluster, ns string) {
+		staleCompanions(t, ctx, c, ns)
+		autoscaler(t, ctx, c, ns)
+	},
 	run: func(ctx context.Context, _ *cluster, cl strategy.Clients, ns string) error {
 		spec := canarySpec(canary.SetWeight{Percent: 50})
+		spec.Autoscaler = appName
 		spec.ServicePorts = []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}
 		s := canary.New(cl, spec, strategy.WithIdentity("deployer"))
 		return releases(ctx, s, ns, 2, "v1", "v2")

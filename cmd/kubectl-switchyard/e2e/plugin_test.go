@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -88,7 +90,7 @@ func TestPluginSteersARelease(t *testing.T) {
 	code, lines := w.wait()
 	assert.Equal(t, cli.ExitOK, code, strings.Join(lines, "\n"))
 	require.NotEmpty(t, lines)
-	assert.Regexp(t, `^\S+Z web v2 Succeeded driver none: v2 serves from slot green$`, lines[len(lines)-1])
+	assert.Regexp(t, `^\S+Z web v2 Succeeded weight 100% driver none: v2 serves from slot green$`, lines[len(lines)-1])
 	o := e2ekit.Await(t, ctx, done)
 	require.NoError(t, o.Err)
 
@@ -98,6 +100,60 @@ func TestPluginSteersARelease(t *testing.T) {
 	r = p.run("status", "nope")
 	assert.Equal(t, cli.ExitNotFound, r.code, r.err)
 	assert.Contains(t, r.err, "error: no release of nope in plugin-e2e: has it ever been Run?")
+
+	abortedRelease(t, ctx, p, clients, spec, driver, app)
+}
+
+// abortedRelease runs the other commands on a third release, v3, aborted
+// from the plugin while it waits for its promotion.
+func abortedRelease(t *testing.T, ctx context.Context, p plugin, clients strategy.Clients, spec bluegreen.Spec,
+	driver strategy.Option, app types.NamespacedName) {
+	done := e2ekit.Start(ctx, bluegreen.New(clients, spec, driver), release(app, "v3"))
+	e2ekit.WaitStatus(t, ctx, clients.Kube, app, "v3 paused", func(st *strategy.Status) bool {
+		return st.Revision == "v3" && st.Phase == strategy.PhasePaused
+	})
+	r := p.run("pause", appName)
+	assert.Equal(t, cli.ExitRefused, r.code, "a release that waits for its promotion is not paused again: %s", r.err)
+	r = p.run("resume", appName, "--wait", "--timeout", "1m")
+	assert.Equal(t, cli.ExitOK, r.code, r.err)
+	r = p.run("history", appName)
+	require.Equal(t, cli.ExitOK, r.code, r.err)
+	assert.Regexp(t, `\nv2 +Succeeded .*\n`, r.out)
+	assert.Regexp(t, `\nv3 +Progressing `, r.out)
+
+	r = p.run("abort", appName, "--wait", "--timeout", "1m")
+	assert.Equal(t, cli.ExitOK, r.code, r.err)
+	o := e2ekit.Await(t, ctx, done)
+	require.ErrorIs(t, o.Err, strategy.ErrAborted)
+	r = p.run("status", appName, "-o", "json")
+	require.Equal(t, cli.ExitOK, r.code, r.err)
+	var st cli.ReleaseStatus
+	require.NoError(t, json.Unmarshal([]byte(r.out), &st), r.out)
+	assert.Equal(t, strategy.PhaseAborted, st.Phase)
+	assert.Equal(t, "v2", st.Stable)
+
+	r = p.run("timeline", appName, "-o", "svg")
+	require.Equal(t, cli.ExitOK, r.code, r.err)
+	dec := xml.NewDecoder(strings.NewReader(r.out))
+	for {
+		_, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err, "the timeline is well-formed SVG")
+	}
+	assert.True(t, strings.HasPrefix(strings.TrimSpace(r.out), "<svg"), r.out[:min(len(r.out), 80)])
+	assert.Contains(t, r.out, "Aborted")
+	r = p.run("timeline", appName)
+	require.Equal(t, cli.ExitOK, r.code, r.err)
+	assert.Contains(t, r.out, "Abort")
+
+	r = p.run("retry", appName)
+	assert.Equal(t, cli.ExitOK, r.code, r.err)
+	r = p.run("undo", appName, "--to", "nope")
+	assert.Equal(t, cli.ExitRefused, r.code, r.err)
+	r = p.run("undo", appName, "--to", "v1")
+	assert.Equal(t, cli.ExitOK, r.code, r.err)
 }
 
 type build struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -92,6 +93,19 @@ func (e *env) printList(list []*strategy.Status, all bool, ns string) {
 	_ = tw.Flush()
 }
 
+// status reads the release status of the app args name.
+func (e *env) status(cmd *cobra.Command, args []string) (*strategy.Status, types.NamespacedName, error) {
+	c, app, err := e.control(args)
+	if err != nil {
+		return nil, app, err
+	}
+	st, err := c.Status(cmd.Context(), app)
+	if err != nil {
+		return nil, app, explain(err, app, "get")
+	}
+	return st, app, nil
+}
+
 func (e *env) statusCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
@@ -107,13 +121,9 @@ func (e *env) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, app, err := e.control(args)
+			st, _, err := e.status(cmd, args)
 			if err != nil {
 				return err
-			}
-			st, err := c.Status(cmd.Context(), app)
-			if err != nil {
-				return explain(err, app, "get")
 			}
 			if f != "" {
 				return f.print(e.streams.Out, releaseStatus(st))
@@ -244,13 +254,9 @@ func (e *env) historyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, app, err := e.control(args)
+			st, app, err := e.status(cmd, args)
 			if err != nil {
 				return err
-			}
-			st, err := c.Status(cmd.Context(), app)
-			if err != nil {
-				return explain(err, app, "get")
 			}
 			if f != "" {
 				return f.print(e.streams.Out, ReleaseHistory{Namespace: app.Namespace, App: app.Name,

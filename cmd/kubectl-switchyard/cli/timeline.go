@@ -40,13 +40,9 @@ func (e *env) timelineCmd() *cobra.Command {
 			default:
 				return usageErrorf("-o %s: choose text, svg or json", out)
 			}
-			c, app, err := e.control(args)
+			st, app, err := e.status(cmd, args)
 			if err != nil {
 				return err
-			}
-			st, err := c.Status(cmd.Context(), app)
-			if err != nil {
-				return explain(err, app, "get")
 			}
 			switch out {
 			case "svg":

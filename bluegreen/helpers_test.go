@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/bluegreen"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/internal/testkit"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
@@ -101,7 +102,7 @@ func observe(t *testing.T, c *fake.Cluster) endState {
 	require.NoError(t, c.WaitIdle(ctx))
 	kube := c.Clients().Kube
 	slot := func(name string) slotState {
-		d, err := kube.AppsV1().Deployments(app.Namespace).Get(ctx, bluegreen.SlotName(app.Name, name), metav1.GetOptions{})
+		d, err := kube.AppsV1().Deployments(app.Namespace).Get(ctx, slots.Name(app.Name, name), metav1.GetOptions{})
 		if err != nil {
 			return slotState{}
 		}

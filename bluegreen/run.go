@@ -195,7 +195,7 @@ func (rn *run) adoptable(ctx context.Context) (string, error) {
 }
 
 func (rn *run) checkInput(slot, service string) strategy.CheckInput {
-	return strategy.CheckInput{Release: rn.rel, Stable: rn.d.Record().Stable, Slot: SlotName(rn.rel.App.Name, slot),
+	return strategy.CheckInput{Release: rn.rel, Stable: rn.d.Record().Stable, Slot: slotName(rn.rel.App.Name, slot),
 		Service: service, Clients: rn.s.clients}
 }
 

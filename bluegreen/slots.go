@@ -13,8 +13,8 @@ const (
 	Green = slots.Green
 )
 
-// SlotName is the name of app's Deployment for slot.
-func SlotName(app, slot string) string { return slots.Name(app, slot) }
+// slotName is the name of app's Deployment for slot (see the package doc).
+func slotName(app, slot string) string { return slots.Name(app, slot) }
 
 func other(slot string) string { return slots.Other(slot) }
 
@@ -37,9 +37,9 @@ func (rn *run) startWatches(ctx context.Context) error {
 func (rn *run) serving(st state) string {
 	switch {
 	case !st.Switched.IsZero():
-		return SlotName(rn.rel.App.Name, st.Candidate)
+		return slotName(rn.rel.App.Name, st.Candidate)
 	case st.Previous != "":
-		return SlotName(rn.rel.App.Name, st.Previous)
+		return slotName(rn.rel.App.Name, st.Previous)
 	}
 	return st.Adopted
 }
@@ -50,7 +50,7 @@ func (rn *run) fitCandidate(ctx context.Context, candidate string) error {
 	if rn.s.spec.Autoscaler == "" || rn.sl.Size(candidate) == rn.required() {
 		return nil
 	}
-	return rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, candidate), rn.required())
+	return rn.sl.Scale(ctx, slotName(rn.rel.App.Name, candidate), rn.required())
 }
 
 // available counts slot's pods of revision that have been Ready for the

@@ -135,7 +135,7 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 	}
 	// The autoscaler follows the traffic, before the step is recorded, so
 	// that a driver resumed at this step moves it too.
-	if err := rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, st.Candidate)); err != nil {
+	if err := rn.sl.PointAutoscaler(ctx, slotName(rn.rel.App.Name, st.Candidate)); err != nil {
 		return "", err
 	}
 	rn.d.Emit(ctx, strategy.Event{Type: strategy.EventTraffic, Message: fmt.Sprintf("Service %s now selects slot %s", spec.ActiveService, st.Candidate),
@@ -185,7 +185,7 @@ func (rn *run) scaleDown(ctx context.Context) (string, error) {
 	}
 	old := st.Adopted
 	if old == "" {
-		old = SlotName(rn.rel.App.Name, st.Previous)
+		old = slotName(rn.rel.App.Name, st.Previous)
 		if rn.activeSlot() == st.Previous {
 			// Never the slot the app's traffic goes to.
 			return "", fmt.Errorf("not scaling %s down: Service %s still selects it", old, spec.ActiveService)
@@ -209,7 +209,7 @@ func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*record.Re
 		if err := rn.point(ctx, rn.s.spec.ActiveService, back); err != nil {
 			return nil, err
 		}
-		if err := rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, back)); err != nil {
+		if err := rn.sl.PointAutoscaler(ctx, slotName(rn.rel.App.Name, back)); err != nil {
 			return nil, err
 		}
 		// Traffic is back once the Service routes to the old slot's pods
@@ -279,7 +279,7 @@ func (rn *run) retire(ctx context.Context) error {
 	if !st.Switched.IsZero() {
 		return nil
 	}
-	return rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Candidate), 0)
+	return rn.sl.Scale(ctx, slotName(rn.rel.App.Name, st.Candidate), 0)
 }
 
 // awaitAvailable waits until slot has n available pods of the release.

@@ -55,7 +55,7 @@ func (rn *run) awaitShrunk(ctx context.Context, st state, canary, stable int32) 
 			c, _ := rn.sl.Endpoints(svc, st.Canary)
 			s, _ := rn.sl.Endpoints(svc, st.Stable)
 			scaled := rn.sl.Scaled()
-			return (c <= canary || scaled == SlotName(app, st.Canary)) && (s <= stable || scaled == SlotName(app, st.Stable)), time.Time{}
+			return (c <= canary || scaled == slotName(app, st.Canary)) && (s <= stable || scaled == slotName(app, st.Stable)), time.Time{}
 		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})
@@ -90,7 +90,7 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 			}); err != nil {
 			return nil, err
 		}
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), total); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Stable), total); err != nil {
 			return nil, err
 		}
 	}
@@ -115,7 +115,7 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 		return nil, err
 	}
 	// The autoscaler goes back with the traffic, before the canary shrinks.
-	if err := rn.sl.PointAutoscaler(ctx, SlotName(app, st.Stable)); err != nil {
+	if err := rn.sl.PointAutoscaler(ctx, slotName(app, st.Stable)); err != nil {
 		return nil, err
 	}
 	if spec.Router != nil {
@@ -144,7 +144,7 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 	} else if reason != strategy.ReasonSuperseded || !st.Promoted.IsZero() {
 		// Without a router the canary's pods are its traffic: it ends when
 		// they have left the Service's endpoints.
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), 0); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Canary), 0); err != nil {
 			return nil, err
 		}
 		if err := rn.waitFor(ctx, fmt.Sprintf("waiting for the canary's pods to leave Service %s", spec.StableService),
@@ -202,5 +202,5 @@ func (rn *run) retire(ctx context.Context) error {
 	if st.Stable == "" {
 		return nil // a first release: the canary is the app
 	}
-	return rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Canary), 0)
+	return rn.sl.Scale(ctx, slotName(rn.rel.App.Name, st.Canary), 0)
 }

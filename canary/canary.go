@@ -41,8 +41,8 @@ func New(clients strategy.Clients, spec Spec, opts ...strategy.Option) *Strategy
 // Name returns "canary".
 func (s *Strategy) Name() string { return "canary" }
 
-// SlotName is the name of app's Deployment for slot (Blue or Green).
-func SlotName(app, slot string) string { return slots.Name(app, slot) }
+// slotName is the name of app's Deployment for slot (Blue or Green).
+func slotName(app, slot string) string { return slots.Name(app, slot) }
 
 // The two slots.
 const (
@@ -120,7 +120,7 @@ func (s *Strategy) validateRouted(ctx context.Context, r strategy.Release, svc *
 			var dep *appsv1.Deployment
 			err := s.cfg.Retry(ctx, func(ctx context.Context) error {
 				var err error
-				dep, err = s.clients.Kube.AppsV1().Deployments(ns).Get(ctx, SlotName(r.App.Name, slot), metav1.GetOptions{})
+				dep, err = s.clients.Kube.AppsV1().Deployments(ns).Get(ctx, slotName(r.App.Name, slot), metav1.GetOptions{})
 				return err
 			})
 			if err == nil && ptr.Deref(dep.Spec.Replicas, 1) > 0 {
@@ -128,7 +128,7 @@ func (s *Strategy) validateRouted(ctx context.Context, r strategy.Release, svc *
 				break
 			}
 			if err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("reading Deployment %s: %w", SlotName(r.App.Name, slot), err)
+				return fmt.Errorf("reading Deployment %s: %w", slotName(r.App.Name, slot), err)
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
 )
@@ -256,7 +257,7 @@ func TestDynamicStableScale(t *testing.T) {
 	e := newEnv(t, routingNamed("GatewayHTTPRoute"))
 	var stable []int32
 	look := canary.Custom{Name: "look", Run: func(ctx context.Context, in strategy.CheckInput) error {
-		d, err := e.cl.Kube.AppsV1().Deployments(ns).Get(ctx, canary.SlotName(app.Name, canary.Blue), metav1.GetOptions{})
+		d, err := e.cl.Kube.AppsV1().Deployments(ns).Get(ctx, slots.Name(app.Name, canary.Blue), metav1.GetOptions{})
 		if err != nil {
 			return err
 		}

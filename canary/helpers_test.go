@@ -21,6 +21,7 @@ import (
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/internal/routertest"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/internal/testkit"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
@@ -224,7 +225,7 @@ func (e *env) observe() endState {
 	require.NoError(e.t, e.c.WaitIdle(ctx))
 	kube := e.cl.Kube
 	slot := func(name string) slotState {
-		d, err := kube.AppsV1().Deployments(ns).Get(ctx, canary.SlotName(app.Name, name), metav1.GetOptions{})
+		d, err := kube.AppsV1().Deployments(ns).Get(ctx, slots.Name(app.Name, name), metav1.GetOptions{})
 		if err != nil {
 			return slotState{}
 		}

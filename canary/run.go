@@ -294,7 +294,7 @@ func (rn *run) sizes(weight int32, scale *SetCanaryScale) (canary, stable int32)
 }
 
 func (rn *run) checkInput() strategy.CheckInput {
-	return strategy.CheckInput{Release: rn.rel, Stable: rn.d.Record().Stable, Slot: SlotName(rn.rel.App.Name, rn.state().Canary),
+	return strategy.CheckInput{Release: rn.rel, Stable: rn.d.Record().Stable, Slot: slotName(rn.rel.App.Name, rn.state().Canary),
 		Service: rn.canaryService(), Clients: rn.s.clients}
 }
 
@@ -351,7 +351,7 @@ func (rn *run) scaleDownStep(ctx context.Context) (string, error) {
 	if err := rn.f.Save(ctx, func(r *record.Record) error { r.Committed = true; return nil }); err != nil {
 		return "", err
 	}
-	return "", rn.sl.Scale(ctx, SlotName(rn.rel.App.Name, st.Stable), 0)
+	return "", rn.sl.Scale(ctx, slotName(rn.rel.App.Name, st.Stable), 0)
 }
 
 // deploy prepares the Services and applies the new revision to the canary
@@ -361,7 +361,7 @@ func (rn *run) deploy(ctx context.Context, st state) error {
 	// The autoscaler scales the stable slot, whose size the steps start
 	// from, and never the canary while it is rolled.
 	if st.Stable != "" {
-		if err := rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, st.Stable)); err != nil {
+		if err := rn.sl.PointAutoscaler(ctx, slotName(rn.rel.App.Name, st.Stable)); err != nil {
 			return err
 		}
 	}
@@ -486,12 +486,12 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	haveStable := rn.sl.Size(st.Stable)
 	// Grow what needs to grow and wait until it is ready.
 	if have := rn.sl.Size(st.Canary); canary > have {
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Canary), canary); err != nil {
 			return err
 		}
 	}
 	if stable > haveStable {
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), stable); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Stable), stable); err != nil {
 			return err
 		}
 	}
@@ -525,12 +525,12 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 	}
 	// Shrink what lost traffic.
 	if have := rn.sl.Size(st.Canary); canary < have {
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), canary); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Canary), canary); err != nil {
 			return err
 		}
 	}
 	if stable < haveStable {
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Stable), stable); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Stable), stable); err != nil {
 			return err
 		}
 	}
@@ -565,7 +565,7 @@ func (rn *run) followTraffic(ctx context.Context, st state, weight int32) error 
 	if weight >= 100 {
 		slot = st.Canary
 	}
-	return rn.sl.PointAutoscaler(ctx, SlotName(rn.rel.App.Name, slot))
+	return rn.sl.PointAutoscaler(ctx, slotName(rn.rel.App.Name, slot))
 }
 
 func equalScale(a, b *SetCanaryScale) bool {
@@ -591,7 +591,7 @@ func (rn *run) pause(ctx context.Context, st state, p Pause) error {
 func (rn *run) promote(ctx context.Context, st state) error {
 	spec, app, rev, total := rn.s.spec, rn.rel.App.Name, rn.rel.Revision, rn.total()
 	if have := rn.sl.Size(st.Canary); have != total {
-		if err := rn.sl.Scale(ctx, SlotName(app, st.Canary), total); err != nil {
+		if err := rn.sl.Scale(ctx, slotName(app, st.Canary), total); err != nil {
 			return err
 		}
 	}
@@ -600,7 +600,7 @@ func (rn *run) promote(ctx context.Context, st state) error {
 	}
 	// The autoscaler moves to the canary as it takes all the traffic,
 	// before the step is recorded, so that a resumed driver moves it too.
-	if err := rn.sl.PointAutoscaler(ctx, SlotName(app, st.Canary)); err != nil {
+	if err := rn.sl.PointAutoscaler(ctx, slotName(app, st.Canary)); err != nil {
 		return err
 	}
 	if spec.Router != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
 	"github.com/switchyard-dev/switchyard/internal/promtest"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -155,7 +156,7 @@ func TestPrometheusJudgesTheCanary(t *testing.T) {
 	seen, err := strconv.ParseFloat(last.Value, 64)
 	require.NoError(t, err, "%+v", last)
 	assert.InDelta(t, 0.2, seen, 0.02, "Prometheus saw the 20%% error ratio")
-	dep, err := clients.Kube.AppsV1().Deployments(ns).Get(ctx, canary.SlotName(appName, canary.Blue), metav1.GetOptions{})
+	dep, err := clients.Kube.AppsV1().Deployments(ns).Get(ctx, slots.Name(appName, canary.Blue), metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "v3", dep.Spec.Template.Labels[strategy.LabelRevision])
 	assert.Zero(t, ptr.Deref(dep.Spec.Replicas, 1), "the bad canary is scaled down")

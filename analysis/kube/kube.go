@@ -206,9 +206,21 @@ func (s *session) follow(ctx context.Context, rv string) error {
 	}
 	done := make(chan struct{})
 	s.watch, s.done, s.ended = w, done, false
+	// A fake cluster's watch counts an event as pending work until the
+	// next Handled, so an auto-advancing clock cannot move between its
+	// receipt and its effect on the session.
+	handled := func() {}
+	if h, ok := w.(interface{ Handled() }); ok {
+		handled = h.Handled
+	}
 	go func() {
 		defer close(done)
-		for ev := range w.ResultChan() {
+		for {
+			handled()
+			ev, open := <-w.ResultChan()
+			if !open {
+				break
+			}
 			pod, ok := ev.Object.(*corev1.Pod)
 			if !ok {
 				continue

@@ -22,6 +22,7 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
@@ -202,7 +203,7 @@ func (e *env) observe() endState {
 	slot := func(name string) slotState {
 		var st slotState
 		e.until("slot "+name+" to settle", func() bool {
-			d, ok := e.deploys.Get(e.app.Namespace, bluegreen.SlotName(e.app.Name, name))
+			d, ok := e.deploys.Get(e.app.Namespace, slots.Name(e.app.Name, name))
 			if !ok {
 				st = slotState{}
 				_, all := e.readyPods(name)

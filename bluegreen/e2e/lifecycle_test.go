@@ -20,6 +20,7 @@ import (
 	"github.com/switchyard-dev/switchyard/bluegreen"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -47,7 +48,7 @@ func (e *env) waitStatus(what string, cond func(*strategy.Status) bool) *strateg
 // slotGeneration returns the generation of slot's Deployment.
 func (e *env) slotGeneration(slot string) int64 {
 	e.t.Helper()
-	d, err := e.kube.AppsV1().Deployments(e.app.Namespace).Get(e.ctx, bluegreen.SlotName(e.app.Name, slot), metav1.GetOptions{})
+	d, err := e.kube.AppsV1().Deployments(e.app.Namespace).Get(e.ctx, slots.Name(e.app.Name, slot), metav1.GetOptions{})
 	require.NoError(e.t, err)
 	return d.Generation
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -31,7 +32,7 @@ func (e *env) checkWeight(t *testing.T, percent int32) {
 	if e.r.router == nil {
 		canarySize, stableSize = canary.ReplicaSplit(replicas, percent, 0, false)
 	}
-	green := canary.SlotName(appName, canary.Green)
+	green := slots.Name(appName, canary.Green)
 	var size int32
 	for ctx.Err() == nil {
 		changed := e.deploys.Changed()
@@ -148,7 +149,7 @@ func TestAbortWhilePaused(t *testing.T) {
 			spec := e.spec(e.clients, canary.SetWeight{Percent: 20}, canary.Pause{},
 				canary.SetWeight{Percent: 50}, canary.SetWeight{Percent: 100})
 			p := e.install(spec)
-			greenSize := e.watchReplicas(canary.SlotName(appName, canary.Green))
+			greenSize := e.watchReplicas(slots.Name(appName, canary.Green))
 
 			var ev events
 			done := e.start(e.strategy(spec, ev.observer()), "v2")

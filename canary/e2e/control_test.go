@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -88,7 +89,7 @@ func TestAbortFromAnotherProcess(t *testing.T) {
 			spec := e.spec(e.clients, tc.steps...)
 			e.install(spec)
 			e.checkAllOnStable(t)
-			blue, err := e.kube.AppsV1().Deployments(e.ns).Get(e.ctx, canary.SlotName(appName, canary.Blue), metav1.GetOptions{})
+			blue, err := e.kube.AppsV1().Deployments(e.ns).Get(e.ctx, slots.Name(appName, canary.Blue), metav1.GetOptions{})
 			require.NoError(t, err)
 
 			if tc.scaleDownDelay > 0 {
@@ -142,7 +143,7 @@ func TestAbortFromAnotherProcess(t *testing.T) {
 			t.Logf("abort at the %s: minimum ready endpoints %d", tc.name, low)
 			assert.Equal(t, endState{Blue: slotState{"v1", replicas, replicas, replicas}, Green: slotState{"v2", 0, 0, 0},
 				Stable: canary.Blue, Phase: strategy.PhaseAborted, Revision: "v2", StableRev: "v1"}, got)
-			after, err := e.kube.AppsV1().Deployments(e.ns).Get(e.ctx, canary.SlotName(appName, canary.Blue), metav1.GetOptions{})
+			after, err := e.kube.AppsV1().Deployments(e.ns).Get(e.ctx, slots.Name(appName, canary.Blue), metav1.GetOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, blue.Generation, after.Generation, "v1's slot was never scaled down or changed")
 			assert.Equal(t, tc.weights, ev.weights(), "the weights set before the abort")

@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/flow"
 )
@@ -249,7 +250,7 @@ func (e *env) observe() endState {
 					ready++
 				}
 			}
-			d, ok := e.deploys.Get(e.ns, canary.SlotName(appName, name))
+			d, ok := e.deploys.Get(e.ns, slots.Name(appName, name))
 			if !ok {
 				st = slotState{}
 				return all == 0

@@ -111,9 +111,9 @@ func checkBlueGreen(t testing.TB, ctx context.Context, c *cluster, ns string) {
 	podsLabelled(t, ctx, c, ns, bluegreen.Green, "active")
 	assert.Equal(t, bluegreen.Green, selects(t, ctx, c, ns, appName))
 	assert.Equal(t, bluegreen.Green, selects(t, ctx, c, ns, appName+"-preview"), "the preview Service was created")
-	assert.Zero(t, replicasOf(t, ctx, c, ns, bluegreen.SlotName(appName, bluegreen.Blue)), "the old slot is scaled down")
+	assert.Zero(t, replicasOf(t, ctx, c, ns, slots.Name(appName, bluegreen.Blue)), "the old slot is scaled down")
 	assert.Positive(t, eventsWritten(t, ctx, c, ns), "Events on the release record")
-	assert.Equal(t, bluegreen.SlotName(appName, bluegreen.Green), scaleTarget(t, ctx, c, ns), "the autoscaler moved with the traffic")
+	assert.Equal(t, slots.Name(appName, bluegreen.Green), scaleTarget(t, ctx, c, ns), "the autoscaler moved with the traffic")
 }
 
 // scaleTarget is the Deployment the app's HorizontalPodAutoscaler scales.
@@ -128,9 +128,9 @@ func checkCanaryRatio(t testing.TB, ctx context.Context, c *cluster, ns string) 
 	companionsOf(t, ctx, c, ns, "v2")
 	podsLabelled(t, ctx, c, ns, bluegreen.Green, "stable")
 	assert.Equal(t, "", selects(t, ctx, c, ns, appName), "the Service it created selects both slots")
-	assert.Zero(t, replicasOf(t, ctx, c, ns, bluegreen.SlotName(appName, bluegreen.Blue)), "the old slot is scaled down")
+	assert.Zero(t, replicasOf(t, ctx, c, ns, slots.Name(appName, bluegreen.Blue)), "the old slot is scaled down")
 	assert.Positive(t, eventsWritten(t, ctx, c, ns))
-	assert.Equal(t, bluegreen.SlotName(appName, bluegreen.Green), scaleTarget(t, ctx, c, ns), "the autoscaler moved with the traffic")
+	assert.Equal(t, slots.Name(appName, bluegreen.Green), scaleTarget(t, ctx, c, ns), "the autoscaler moved with the traffic")
 }
 
 func checkCanaryGateway(t testing.TB, ctx context.Context, c *cluster, ns string) {

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-dev/switchyard/canary"
 	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 	"github.com/switchyard-dev/switchyard/internal/routertest"
+	"github.com/switchyard-dev/switchyard/internal/slots"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/rbac"
 	"github.com/switchyard-dev/switchyard/strategy/rolling"
@@ -103,7 +104,7 @@ func autoscaler(t testing.TB, ctx context.Context, c *cluster, ns string) {
 	_, err := c.admin.Kube.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: appName},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 10,
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: bluegreen.SlotName(appName, bluegreen.Blue)}},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: slots.Name(appName, bluegreen.Blue)}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 }

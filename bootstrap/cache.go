@@ -34,7 +34,7 @@ type watched struct {
 type caches struct {
 	ctx   context.Context // the watches' lifetime
 	dyn   dynamic.Interface
-	clock clock.Clock
+	clock clock.WithTickerAndDelayedExecution
 	hub   *hub
 
 	mu  sync.Mutex
@@ -43,7 +43,7 @@ type caches struct {
 	dirty atomic.Bool
 }
 
-func newCaches(ctx context.Context, dyn dynamic.Interface, clk clock.Clock, h *hub) *caches {
+func newCaches(ctx context.Context, dyn dynamic.Interface, clk clock.WithTickerAndDelayedExecution, h *hub) *caches {
 	return &caches{ctx: ctx, dyn: dyn, clock: clk, hub: h, all: map[cacheKey]*watched{}}
 }
 

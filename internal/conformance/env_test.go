@@ -24,7 +24,7 @@ import (
 // env is one cluster the suite runs against.
 type env struct {
 	kube  kubernetes.Interface
-	clock clock.WithTicker
+	clock clock.WithTickerAndDelayedExecution
 	// idle and busy tell an auto-advancing fake clock when the test waits.
 	idle, busy func()
 }

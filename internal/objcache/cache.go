@@ -1,24 +1,35 @@
 // Package objcache keeps an up-to-date, in-memory copy of the objects one
-// List+Watch returns, and tells waiters when anything changed. It is the watch
-// cache every switchyard driver reads from, so that waiting for a condition
-// costs one list and one long-running watch instead of polling.
+// list and watch return, and tells waiters when anything changed. It is the
+// watch cache every switchyard driver reads from, so that waiting for a
+// condition costs no polling.
+//
+// A Cache is client-go's tools/cache Reflector feeding an Indexer: the
+// Reflector lists, watches from the list's resourceVersion, watches again
+// when the server closes the stream, lists again when the version has
+// expired (410 Gone, compaction) and backs off on its clock after errors.
+// What this package adds to it is what a release needs: waiters woken at
+// every change (Changed, OnChange), a driver's own writes read at once
+// (Observe), watch errors kept for the waiters (Err), and the protocol of
+// the fake cluster's auto-advancing clock (see watch.go). A Layer shares
+// caches among the Runs of a process.
 package objcache
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"github.com/switchyard-dev/switchyard/internal/participant"
@@ -30,44 +41,130 @@ type Object interface {
 	metav1.Object
 }
 
-// ListWatch lists and watches one kind of object. Options such as label
-// selectors are applied by the functions themselves.
-type ListWatch struct {
-	List  func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error)
-	Watch func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
-}
-
 // Cache holds the objects of one ListWatch. The zero value is not usable;
 // call New.
 type Cache[T Object] struct {
-	lw    ListWatch
-	clock clock.Clock
+	lw      ListWatch
+	clock   clock.WithTickerAndDelayedExecution
+	indexer cache.Indexer
 
+	// mu serialises changes of the indexer with the notifications and
+	// the comparisons of resourceVersions that go with them.
 	mu      sync.Mutex
-	items   map[string]T
-	rv      string
 	changed chan struct{}
 	err     error
 	hooks   map[int]func()
 	nextID  int
+
+	// Set by Start.
+	started bool
+	synced  bool          // the first list is in the indexer
+	ready   chan struct{} // closed once synced and the first watch was tried
+	firstEr chan error    // the first list's error, before it is synced
+	done    chan struct{} // closed when the reflector's goroutine has ended
+	cancel  context.CancelFunc
+	applied chan struct{} // one send per watch event applied (see watch.go)
 }
 
-// New returns a Cache for lw that waits on clk between failed watch attempts.
-func New[T Object](lw ListWatch, clk clock.Clock) *Cache[T] {
-	return &Cache[T]{lw: lw, clock: clk, items: map[string]T{}, changed: make(chan struct{})}
+// New returns a Cache for lw whose reflector waits on clk between failed
+// attempts.
+func New[T Object](lw ListWatch, clk clock.WithTickerAndDelayedExecution) *Cache[T] {
+	return NewIndexed[T](lw, clk, nil)
 }
 
-// Start lists the objects and then keeps them current in a goroutine until
-// ctx is done. It returns once the first list is in the cache and its watch
-// is open, so that no change after the list goes unseen; a watch that
-// cannot be opened is retried by the goroutine, like a failed one.
-func (c *Cache[T]) Start(ctx context.Context) error {
-	if err := c.relist(ctx); err != nil {
-		return err
+// NewIndexed is New with indexes the cache keeps (see ByIndex), on top of
+// one by namespace.
+func NewIndexed[T Object](lw ListWatch, clk clock.WithTickerAndDelayedExecution, indexers cache.Indexers) *Cache[T] {
+	idx := cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}
+	for k, f := range indexers {
+		idx[k] = f
 	}
-	w, err := c.open(ctx)
-	go c.run(ctx, w, err)
-	return nil
+	return &Cache[T]{
+		lw: lw, clock: clk, changed: make(chan struct{}),
+		indexer: cache.NewIndexer(cache.MetaNamespaceKeyFunc, idx),
+	}
+}
+
+// Start runs the cache's reflector until ctx is done. It returns once the
+// first list is in the cache and its watch has been opened (or failed to
+// open: the reflector tries again after a back-off), so that no change
+// after the list goes unseen. A failed first list stops the reflector and
+// is returned; Start may then be called again.
+func (c *Cache[T]) Start(ctx context.Context) error {
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return errors.New("objcache: Start called twice")
+	}
+	c.started = true
+	c.ready = make(chan struct{})
+	c.firstEr = make(chan error, 1)
+	c.done = make(chan struct{})
+	c.applied = make(chan struct{}, 1)
+	c.mu.Unlock()
+
+	rctx, cancel := context.WithCancel(ctx)
+	g := &holder{WithTickerAndDelayedExecution: c.clock}
+	g.acquire() // until the first watch is open
+	example := reflect.New(reflect.TypeFor[T]().Elem()).Interface()
+	opts := cache.ReflectorOptions{Name: fmt.Sprintf("switchyard %T", example), Clock: g}
+	if participant.Moves(c.clock) {
+		// The reflector's back-off between lists runs on the real
+		// clock whatever its Clock: on a fake cluster, which closes
+		// watches and compacts at once, keep it short.
+		opts.Backoff = &wait.Backoff{Duration: 5 * time.Millisecond, Cap: time.Second, Factor: 2, Jitter: 0.5, Steps: 20}
+	}
+	r := cache.NewReflectorWithOptions(&lister[T]{c: c, g: g}, example, (*store[T])(c), opts)
+	done := c.done
+	go func() {
+		defer close(done)
+		defer g.close()
+		r.RunWithContext(rctx)
+	}()
+	select {
+	case <-c.ready:
+		c.mu.Lock()
+		c.cancel = cancel
+		c.mu.Unlock()
+		return nil
+	case err := <-c.firstEr:
+		cancel()
+		<-done
+		c.reset()
+		return err
+	case <-ctx.Done():
+		cancel()
+		<-done
+		c.reset()
+		return ctx.Err()
+	}
+}
+
+// reset lets Start be called again after a failed start.
+func (c *Cache[T]) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started, c.synced = false, false
+}
+
+// Done returns a channel closed once the cache's goroutine has ended, after
+// the context given to Start is done; nil before Start.
+func (c *Cache[T]) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+// Stop ends the cache's goroutine, as the end of Start's context does, and
+// waits for it.
+func (c *Cache[T]) Stop() {
+	c.mu.Lock()
+	cancel, done := c.cancel, c.done
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
 }
 
 // Changed returns a channel that is closed at the next change of the cache.
@@ -80,38 +177,62 @@ func (c *Cache[T]) Changed() <-chan struct{} {
 
 // Get returns the object with the given namespace and name.
 func (c *Cache[T]) Get(namespace, name string) (T, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	o, ok := c.items[key(namespace, name)]
-	return o, ok
+	o, ok, _ := c.indexer.GetByKey(cache.ObjectName{Namespace: namespace, Name: name}.String())
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return o.(T), true
 }
 
 // List returns every object, ordered by namespace and name. The objects are
 // shared: callers must not modify them.
-func (c *Cache[T]) List() []T {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	keys := make([]string, 0, len(c.items))
-	for k := range c.items {
-		keys = append(keys, k)
+func (c *Cache[T]) List() []T { return sorted[T](c.indexer.List()) }
+
+// ByIndex returns the objects whose index name has value, ordered by
+// namespace and name; nil for an index the cache does not keep.
+func (c *Cache[T]) ByIndex(name, value string) []T {
+	objs, err := c.indexer.ByIndex(name, value)
+	if err != nil {
+		return nil
 	}
-	sort.Strings(keys)
-	out := make([]T, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, c.items[k])
+	return sorted[T](objs)
+}
+
+func sorted[T Object](objs []any) []T {
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(T))
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if a, b := out[i].GetNamespace(), out[j].GetNamespace(); a != b {
+			return a < b
+		}
+		return out[i].GetName() < out[j].GetName()
+	})
 	return out
 }
 
-// Err reports the last error the watch loop could not recover from by itself;
-// it is cleared by the next successful list.
+// Err reports the last error of a list, of opening a watch or of a watch
+// stream, that the reflector could not recover from by itself; it is
+// cleared by the next list or watch that works. Waiters are woken when it
+// is set.
 func (c *Cache[T]) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
 }
 
-func key(namespace, name string) string { return namespace + "/" + name }
+func (c *Cache[T]) setErr(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.err = nil
+		return
+	}
+	c.err = err
+	c.notifyLocked() // waiters look at Err
+}
 
 // OnChange registers f to be called, in the cache's goroutine, at every
 // change before Changed's channel is closed, until the returned function is
@@ -141,208 +262,6 @@ func (c *Cache[T]) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
-func (c *Cache[T]) relist(ctx context.Context) error {
-	list, err := c.lw.List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	objs, err := meta.ExtractList(list)
-	if err != nil {
-		return fmt.Errorf("reading list: %w", err)
-	}
-	rv := ""
-	if lm, err := meta.ListAccessor(list); err == nil {
-		rv = lm.GetResourceVersion()
-	}
-	items := make(map[string]T, len(objs))
-	for _, o := range objs {
-		t, ok := o.(T)
-		if !ok {
-			return fmt.Errorf("list holds %T, not the cached type", o)
-		}
-		items[key(t.GetNamespace(), t.GetName())] = t
-	}
-	c.mu.Lock()
-	c.items, c.rv, c.err = items, rv, nil
-	c.notifyLocked()
-	c.mu.Unlock()
-	return nil
-}
-
-// run keeps the cache current from watch w, or from the error opening it:
-// it watches again from the last resource version when the server closes
-// the stream, re-lists when the version has expired, and backs off on the
-// clock after other errors.
-//
-// While it has no watch open the cache holds an auto-advancing fake clock
-// (it counts as a busy participant), since changes made meanwhile reach no
-// watch: the clock must not move past what the next watch will replay.
-// The hold is let go while it backs off: the timer's callback takes it
-// again before it wakes the goroutine.
-func (c *Cache[T]) run(ctx context.Context, w watch.Interface, err error) {
-	var release func() // ends the hold; nil while none is held
-	defer func() {
-		if release != nil {
-			release()
-		}
-	}()
-	hold := func() {
-		if release == nil {
-			_, _, release = participant.Track(c.clock)
-		}
-	}
-	letGo := func() {
-		if release != nil {
-			release()
-			release = nil
-		}
-	}
-	delay := 50 * time.Millisecond
-	for {
-		if err == nil {
-			letGo()
-			err = c.watch(ctx, w, hold)
-			w.Stop()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		hold()
-		if err == nil {
-			delay = 50 * time.Millisecond
-		} else {
-			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || errors.Is(err, errRelist) {
-				err = c.relist(ctx)
-			}
-			if err != nil {
-				c.mu.Lock()
-				c.err = err
-				c.notifyLocked() // waiters look at Err
-				c.mu.Unlock()
-				if !c.backOff(ctx, delay, hold, letGo) {
-					return
-				}
-				if delay < 5*time.Second {
-					delay *= 2
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		w, err = c.open(ctx)
-	}
-}
-
-// backOff waits delay on the cache's clock, letting the hold go meanwhile;
-// it reports false when ctx ended first. On a clock with AfterFunc (the
-// fake one), the callback takes the hold again before it wakes the cache.
-func (c *Cache[T]) backOff(ctx context.Context, delay time.Duration, hold, letGo func()) bool {
-	dc, ok := c.clock.(clock.WithDelayedExecution)
-	if !ok {
-		letGo()
-		t := c.clock.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C():
-			return true
-		}
-	}
-	var mu sync.Mutex // the callback's hold and letGo take turns
-	fired := make(chan struct{})
-	t := dc.AfterFunc(delay, func() {
-		mu.Lock()
-		hold()
-		mu.Unlock()
-		close(fired)
-	})
-	mu.Lock()
-	letGo()
-	mu.Unlock()
-	select {
-	case <-ctx.Done():
-		if !t.Stop() {
-			<-fired
-		}
-		return false
-	case <-fired:
-		return true
-	}
-}
-
-// open opens a watch from the last resource version.
-func (c *Cache[T]) open(ctx context.Context) (watch.Interface, error) {
-	c.mu.Lock()
-	rv := c.rv
-	c.mu.Unlock()
-	return c.lw.Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
-}
-
-var errRelist = errors.New("watch must restart from a fresh list")
-
-// watch applies w's events until it ends, ctx is done or an event says
-// the cache must start over. hold is called, before the caller stops w,
-// when the server closed it.
-func (c *Cache[T]) watch(ctx context.Context, w watch.Interface, hold func()) error {
-	// A fake cluster's watch counts an event as pending work until the
-	// cache has handled it (run its hooks), when told so.
-	handled := func() {}
-	if h, ok := w.(interface{ Handled() }); ok {
-		handled = h.Handled
-	}
-	for {
-		handled()
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				hold()
-				return nil
-			}
-			if err := c.apply(ev); err != nil {
-				hold()
-				return err
-			}
-		}
-	}
-}
-
-func (c *Cache[T]) apply(ev watch.Event) error {
-	if ev.Type == watch.Error {
-		err := apierrors.FromObject(ev.Object)
-		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-			return errRelist
-		}
-		return err
-	}
-	t, ok := ev.Object.(T)
-	if !ok {
-		return errRelist
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if rv := t.GetResourceVersion(); rv != "" {
-		c.rv = rv
-	}
-	k := key(t.GetNamespace(), t.GetName())
-	switch ev.Type {
-	case watch.Added, watch.Modified:
-		if old, ok := c.items[k]; ok && olderThan(t.GetResourceVersion(), old.GetResourceVersion()) {
-			return nil // the cache already holds a newer write of its owner (Observe)
-		}
-		c.items[k] = t
-	case watch.Deleted:
-		delete(c.items, k)
-	case watch.Bookmark:
-		return nil
-	}
-	c.notifyLocked()
-	return nil
-}
-
 // Observe puts obj, as a write of the cache's owner returned it, in the
 // cache at once, so that the owner reads its own writes before the watch
 // delivers them. The watch's older events of the object are then ignored;
@@ -350,11 +269,10 @@ func (c *Cache[T]) apply(ev watch.Event) error {
 func (c *Cache[T]) Observe(obj T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := key(obj.GetNamespace(), obj.GetName())
-	if old, ok := c.items[k]; ok && !olderThan(old.GetResourceVersion(), obj.GetResourceVersion()) {
+	if old, ok := c.Get(obj.GetNamespace(), obj.GetName()); ok && !olderThan(old.GetResourceVersion(), obj.GetResourceVersion()) {
 		return
 	}
-	c.items[k] = obj
+	_ = c.indexer.Update(obj)
 	c.notifyLocked()
 }
 
@@ -367,37 +285,84 @@ func olderThan(a, b string) bool {
 	return errA == nil && errB == nil && x < y
 }
 
-// For builds a ListWatch from a typed client's List and Watch methods, with
-// each option function applied to every request, e.g.
-// For(cms.List, cms.Watch, ByName("web")).
-func For[L runtime.Object](
-	list func(context.Context, metav1.ListOptions) (L, error),
-	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
-	opts ...func(*metav1.ListOptions),
-) ListWatch {
-	set := func(o metav1.ListOptions) metav1.ListOptions {
-		for _, f := range opts {
-			f(&o)
+// store is the Cache as the reflector's store: every change notifies the
+// waiters, and an event older than what the cache holds (an Observed
+// write) is ignored.
+type store[T Object] Cache[T]
+
+func (s *store[T]) cache() *Cache[T] { return (*Cache[T])(s) }
+
+func (s *store[T]) Add(obj any) error    { return s.put(obj) }
+func (s *store[T]) Update(obj any) error { return s.put(obj) }
+
+func (s *store[T]) put(obj any) error {
+	c := s.cache()
+	defer c.appliedOne()
+	t, ok := obj.(T)
+	if !ok {
+		return fmt.Errorf("objcache: %T is not the cached type", obj)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.Get(t.GetNamespace(), t.GetName()); ok && olderThan(t.GetResourceVersion(), old.GetResourceVersion()) {
+		return nil // the cache already holds a newer write of its owner (Observe)
+	}
+	if err := c.indexer.Update(t); err != nil {
+		return err
+	}
+	c.notifyLocked()
+	return nil
+}
+
+func (s *store[T]) Delete(obj any) error {
+	c := s.cache()
+	defer c.appliedOne()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.indexer.Delete(obj); err != nil {
+		return err
+	}
+	c.notifyLocked()
+	return nil
+}
+
+// Replace takes a list: it is the cache's contents from then on, except
+// objects the cache holds a newer write of.
+func (s *store[T]) Replace(list []any, rv string) error {
+	c := s.cache()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range list {
+		t, ok := o.(T)
+		if !ok {
+			return fmt.Errorf("objcache: list holds %T, not the cached type", o)
 		}
-		return o
+		if old, ok := c.Get(t.GetNamespace(), t.GetName()); ok && olderThan(t.GetResourceVersion(), old.GetResourceVersion()) {
+			list[i] = old
+		}
 	}
-	return ListWatch{
-		List: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return list(ctx, set(o))
-		},
-		Watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return watchFn(ctx, set(o))
-		},
+	if err := c.indexer.Replace(list, rv); err != nil {
+		return err
+	}
+	c.synced, c.err = true, nil
+	c.notifyLocked()
+	return nil
+}
+
+func (s *store[T]) Resync() error { return nil }
+
+// appliedOne tells the watch the reflector reads that it has applied an
+// event (see watch.go).
+func (c *Cache[T]) appliedOne() {
+	select {
+	case c.applied <- struct{}{}:
+	default:
 	}
 }
 
-// ByName limits a ListWatch to the object with the given name.
-func ByName(name string) func(*metav1.ListOptions) {
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	return func(o *metav1.ListOptions) { o.FieldSelector = sel }
+// isExpired reports whether err says a watch must start from a new list.
+func isExpired(err error) bool {
+	return apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
 }
 
-// ByLabel limits a ListWatch to objects matching a label selector.
-func ByLabel(selector string) func(*metav1.ListOptions) {
-	return func(o *metav1.ListOptions) { o.LabelSelector = selector }
-}
+func errorOf(ev watch.Event) error { return apierrors.FromObject(ev.Object) }

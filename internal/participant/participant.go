@@ -37,3 +37,10 @@ func Track(clk any) (idle, busy, done func()) {
 	nop := func() {}
 	return nop, nop, nop
 }
+
+// Moves reports whether clk moves itself when every participant waits
+// (the fake cluster's clock), so that registering with it matters.
+func Moves(clk any) bool {
+	_, ok := clk.(participant)
+	return ok
+}

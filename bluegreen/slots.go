@@ -18,16 +18,12 @@ func slotName(app, slot string) string { return slots.Name(app, slot) }
 
 func other(slot string) string { return slots.Other(slot) }
 
-// startWatches starts the caches of the slots and of the active and preview
-// Services' endpoints.
+// startWatches takes the caches of the slots and of the Services'
+// endpoints from the driver's watches.
 func (rn *run) startWatches(ctx context.Context) error {
 	rn.sl = &slots.Slots{Kube: rn.s.clients.Kube, Driver: rn.d, App: rn.rel.App,
 		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: rn.s.spec.AntiAffinity, Autoscaler: rn.s.spec.Autoscaler}
-	services := []string{rn.s.spec.ActiveService}
-	if p := rn.s.spec.PreviewService; p != "" {
-		services = append(services, p)
-	}
-	return rn.sl.Watch(ctx, rn.s.cfg.Clock, services...)
+	return rn.sl.Watch(ctx)
 }
 
 // serving is the Deployment that carries the app's traffic, which the

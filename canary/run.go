@@ -186,11 +186,7 @@ func (rn *run) startWatches(ctx context.Context) error {
 	spec := rn.s.spec
 	rn.sl = &slots.Slots{Kube: rn.s.clients.Kube, Driver: rn.d, App: rn.rel.App,
 		FieldManager: rn.s.cfg.FieldManager, AntiAffinity: spec.AntiAffinity, Rollout: rn.rollout(), Autoscaler: spec.Autoscaler}
-	services := []string{spec.StableService}
-	if spec.Router != nil {
-		services = append(services, spec.CanaryService)
-	}
-	return rn.sl.Watch(ctx, rn.s.cfg.Clock, services...)
+	return rn.sl.Watch(ctx)
 }
 
 // rollout is how a slot replaces its pods: maxSurge 25% and

@@ -44,6 +44,8 @@ type Config struct {
 	Events         bool
 	// MaxRetryBackoff caps the wait between retries of a transient error.
 	MaxRetryBackoff time.Duration
+	// Watches are shared with other Runs; nil: each Run watches on its own.
+	Watches *Watches
 }
 
 // NewConfig resolves opts over the defaults: the real clock, the host name
@@ -98,6 +100,9 @@ func (c Config) Validate() error {
 	v.Check(c.HistoryLimit > 0, "options.historyLimit", c.HistoryLimit, "must be at least 1")
 	v.Check(c.FieldManager != "", "options.fieldManager", nil, "must not be empty")
 	v.Check(c.MaxRetryBackoff > 0, "options.maxRetryBackoff", c.MaxRetryBackoff, "must be positive")
+	if c.Watches != nil {
+		c.Watches.validFor(&v, c)
+	}
 	return v.Err()
 }
 

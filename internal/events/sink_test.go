@@ -17,10 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -28,18 +26,11 @@ import (
 	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
-
-	"github.com/switchyard-dev/switchyard/fake"
-	"github.com/switchyard-dev/switchyard/strategy"
 )
 
 var app = types.NamespacedName{Namespace: "shop", Name: "web"}
 
 var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func newCluster() *fake.Cluster {
-	return fake.NewCluster(fake.WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}))
-}
 
 func listEvents(t *testing.T, kube kubernetes.Interface) []corev1.Event {
 	t.Helper()
@@ -92,125 +83,6 @@ func hang(cs *k8sfake.Clientset) (entered chan struct{}, release chan struct{}) 
 	return entered, release
 }
 
-func TestEmitWritesAnEventAboutTheRecord(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := newCluster()
-	defer c.Stop()
-	kube := c.Clients().Kube
-	s := New(kube, c.Clock())
-	defer s.Close()
-
-	s.Emit(app, "driver-a", true, "StepFailed", "v2: boom")
-	s.Emit(app, "driver-a", false, "RunFinished", "v2: done")
-	waitFor(t, "two Events", func() bool { return len(listEvents(t, kube)) == 2 })
-
-	evs := byMessage(listEvents(t, kube))
-	failed, finished := evs["v2: boom"], evs["v2: done"]
-	assert.Equal(t, corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: app.Namespace,
-		Name: strategy.RecordName(app.Name)}, failed.InvolvedObject)
-	assert.Equal(t, "StepFailed", failed.Reason)
-	assert.Equal(t, corev1.EventTypeWarning, failed.Type)
-	assert.Equal(t, corev1.EventTypeNormal, finished.Type)
-	assert.Equal(t, int32(1), failed.Count)
-	assert.Equal(t, map[string]string{strategy.LabelManagedBy: strategy.ManagedBy, strategy.LabelApp: app.Name}, failed.Labels)
-	assert.Equal(t, corev1.EventSource{Component: "switchyard", Host: "driver-a"}, failed.Source)
-	assert.Equal(t, "switchyard.dev/driver", failed.ReportingController)
-	assert.Equal(t, "driver-a", failed.ReportingInstance)
-	assert.True(t, failed.FirstTimestamp.Time.Equal(c.Clock().Now()), "FirstTimestamp %v", failed.FirstTimestamp)
-	assert.True(t, failed.LastTimestamp.Time.Equal(c.Clock().Now()), "LastTimestamp %v", failed.LastTimestamp)
-	assert.NotEqual(t, failed.Name, finished.Name)
-
-	// The labels select them, as the RBAC end-to-end test does.
-	l, err := kube.CoreV1().Events(app.Namespace).List(context.Background(), metav1.ListOptions{
-		LabelSelector: strategy.LabelManagedBy + "=" + strategy.ManagedBy + "," + strategy.LabelApp + "=" + app.Name})
-	require.NoError(t, err)
-	assert.Len(t, l.Items, 2)
-}
-
-func TestRepeatsAreCountedOnOneEvent(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := newCluster()
-	defer c.Stop()
-	kube, clk := c.Clients().Kube, c.Clock()
-	s := New(kube, clk)
-	defer s.Close()
-
-	first := clk.Now()
-	s.Emit(app, "driver-a", false, "PhaseChanged", "v2: paused")
-	clk.Step(time.Minute)
-	s.Emit(app, "driver-a", false, "PhaseChanged", "v2: paused")
-	clk.Step(time.Minute)
-	s.Emit(app, "driver-a", false, "PhaseChanged", "v2: paused")
-	s.Emit(app, "driver-a", false, "PhaseChanged", "v3: paused") // another message
-	s.Emit(app, "driver-b", false, "PhaseChanged", "v2: paused") // another driver
-
-	waitFor(t, "the repeat counted three times", func() bool {
-		evs := listEvents(t, kube)
-		for _, ev := range evs {
-			if ev.Message == "v2: paused" && ev.Source.Host == "driver-a" && ev.Count == 3 {
-				return len(evs) == 3
-			}
-		}
-		return false
-	})
-	for _, ev := range listEvents(t, kube) {
-		switch {
-		case ev.Message == "v2: paused" && ev.Source.Host == "driver-a":
-			assert.True(t, ev.FirstTimestamp.Time.Equal(first), "FirstTimestamp %v", ev.FirstTimestamp)
-			assert.True(t, ev.LastTimestamp.Time.Equal(first.Add(2*time.Minute)), "LastTimestamp %v", ev.LastTimestamp)
-			assert.Equal(t, app.Name, ev.Labels[strategy.LabelApp])
-		default:
-			assert.Equal(t, int32(1), ev.Count, "%s from %s", ev.Message, ev.Source.Host)
-		}
-	}
-	// One create per Event, one update per repeat.
-	reqs := c.Requests()
-	assert.Equal(t, 3, reqs.Count("create", "events"), reqs.String())
-	assert.Equal(t, 2, reqs.Count("update", "events"), reqs.String())
-}
-
-// TestSimilarEventsAreCombined checks the correlator's aggregation, and
-// that Events it combines at one instant of a still fake clock get names
-// of their own and keep the labels.
-func TestSimilarEventsAreCombined(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := newCluster()
-	defer c.Stop()
-	kube := c.Clients().Kube
-	s := New(kube, c.Clock())
-	defer s.Close()
-
-	for _, reason := range []string{"StepFailed", "RequestHandled"} {
-		for i := range 10 {
-			s.Emit(app, "driver-a", false, reason, fmt.Sprintf("v%d: %s", i, reason))
-		}
-	}
-	s.Emit(app, "driver-a", false, "StepFailed", "v10: StepFailed")
-	combined := func() []corev1.Event {
-		var out []corev1.Event
-		for _, ev := range listEvents(t, kube) {
-			if strings.HasPrefix(ev.Message, "(combined from similar events): ") {
-				out = append(out, ev)
-			}
-		}
-		return out
-	}
-	waitFor(t, "two combined Events, one counted twice", func() bool {
-		cs := combined()
-		return len(cs) == 2 && cs[0].Count+cs[1].Count == 3
-	})
-	assert.Len(t, listEvents(t, kube), 20, "9 single Events and a combined one per reason")
-	for _, ev := range combined() {
-		assert.Equal(t, map[string]string{strategy.LabelManagedBy: strategy.ManagedBy, strategy.LabelApp: app.Name}, ev.Labels)
-		assert.Equal(t, "switchyard.dev/driver", ev.ReportingController)
-		assert.Equal(t, "driver-a", ev.ReportingInstance)
-		if ev.Reason == "StepFailed" {
-			assert.Equal(t, int32(2), ev.Count)
-			assert.Equal(t, "(combined from similar events): v10: StepFailed", ev.Message)
-		}
-	}
-}
-
 // TestSpamFilterRunsOnTheClock checks that the correlator's rate limit
 // per driver and record (a burst of 25, then one per 5 minutes) refills
 // on the Sink's clock.
@@ -259,28 +131,6 @@ func TestEmitDoesNotBlockWhileTheServerHangs(t *testing.T) {
 	close(release)
 	s.Close()
 	assert.Contains(t, byMessage(listEvents(t, cs)), "v1: done")
-}
-
-func TestFailedWritesAreRetriedOrDropped(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := newCluster()
-	defer c.Stop()
-	kube := c.Clients().Kube
-	s := New(kube, c.Clock(), withRetryInterval(time.Millisecond))
-
-	c.FailRequests("create", "events", apierrors.NewServiceUnavailable("down"), 3)
-	s.Emit(app, "driver-a", false, "RunFinished", "v1: done")
-	waitFor(t, "the Event written after three failures", func() bool { return len(listEvents(t, kube)) == 1 })
-	assert.Equal(t, 4, c.Requests().Count("create", "events"))
-
-	c.FailRequests("create", "events", apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", nil), 1)
-	s.Emit(app, "driver-a", false, "RunFinished", "v2: done") // forbidden: dropped, not retried
-	s.Emit(app, "driver-a", false, "RunFinished", "v3: done")
-	s.Close()
-	evs := byMessage(listEvents(t, kube))
-	assert.Len(t, evs, 2)
-	assert.Contains(t, evs, "v1: done")
-	assert.Contains(t, evs, "v3: done")
 }
 
 func TestCloseFlushesWhatIsQueued(t *testing.T) {

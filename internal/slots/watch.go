@@ -3,7 +3,6 @@ package slots
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,10 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/shared"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/flow"
 	"github.com/switchyard-dev/switchyard/strategy/traffic"
@@ -63,22 +62,29 @@ func (s *Slots) Sources() []flow.Source {
 	return []flow.Source{s.Deploys, s.Pods, s.Services, s.Slices}
 }
 
-// Watch starts the caches, services being the Services whose
-// EndpointSlices are watched, and reads the autoscaler.
-func (s *Slots) Watch(ctx context.Context, clk clock.WithTickerAndDelayedExecution, services ...string) error {
-	ns, app, kube := s.App.Namespace, s.App.Name, s.Kube
-	byApp := objcache.ByLabel(strategy.LabelApp + "=" + app)
-	deps, pods, svcs := kube.AppsV1().Deployments(ns), kube.CoreV1().Pods(ns), kube.CoreV1().Services(ns)
-	eps := kube.DiscoveryV1().EndpointSlices(ns)
-	s.Deploys = objcache.New[*appsv1.Deployment](objcache.For(deps.List, deps.Watch, byApp), clk)
-	s.Pods = objcache.New[*corev1.Pod](objcache.For(pods.List, pods.Watch, byApp), clk)
-	s.Services = objcache.New[*corev1.Service](objcache.For(svcs.List, svcs.Watch), clk)
-	s.Slices = objcache.New[*discoveryv1.EndpointSlice](objcache.For(eps.List, eps.Watch,
-		objcache.ByLabel(fmt.Sprintf("%s in (%s)", discoveryv1.LabelServiceName, strings.Join(services, ",")))), clk)
-	for _, start := range []func(context.Context) error{s.Deploys.Start, s.Pods.Start, s.Services.Start, s.Slices.Start} {
-		if err := s.Driver.Retry(ctx, start); err != nil {
+// Watch takes the caches from the driver's watches (see
+// strategy.Watches), starting those not started yet, and reads the
+// autoscaler. The caches hold the namespace's objects; Slots reads the
+// app's through their indexes.
+func (s *Slots) Watch(ctx context.Context) error {
+	ns := s.App.Namespace
+	layer := shared.Of(s.Driver.Watches()).Caches
+	err := s.Driver.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		if s.Deploys, err = layer.Deployments(ctx, ns); err != nil {
 			return err
 		}
+		if s.Pods, err = layer.Pods(ctx, ns); err != nil {
+			return err
+		}
+		if s.Services, err = layer.Services(ctx, ns); err != nil {
+			return err
+		}
+		s.Slices, err = layer.EndpointSlices(ctx, ns)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return s.loadAutoscaler(ctx)
 }
@@ -86,7 +92,7 @@ func (s *Slots) Watch(ctx context.Context, clk clock.WithTickerAndDelayedExecuti
 // PodsOf returns slot's pods that are not terminating.
 func (s *Slots) PodsOf(slot string) []*corev1.Pod {
 	var out []*corev1.Pod
-	for _, p := range s.Pods.List() {
+	for _, p := range s.Pods.ByIndex(objcache.IndexApp, s.App.Name) {
 		if p.Labels[strategy.LabelSlot] == slot && p.DeletionTimestamp == nil {
 			out = append(out, p)
 		}
@@ -123,10 +129,7 @@ func (s *Slots) Available(slot, revision string, minReady time.Duration) (n int3
 // slot, and those elsewhere.
 func (s *Slots) Endpoints(service, slot string) (onSlot, elsewhere int32) {
 	ns := s.App.Namespace
-	for _, es := range s.Slices.List() {
-		if es.Labels[discoveryv1.LabelServiceName] != service {
-			continue
-		}
+	for _, es := range s.Slices.ByIndex(objcache.IndexService, service) {
 		for _, ep := range es.Endpoints {
 			if !ptr.Deref(ep.Conditions.Ready, false) {
 				continue

@@ -16,9 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/switchyard-dev/switchyard/internal/events"
 	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/internal/participant"
 	"github.com/switchyard-dev/switchyard/internal/retry"
+	"github.com/switchyard-dev/switchyard/internal/shared"
 	"github.com/switchyard-dev/switchyard/internal/store"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/record"
@@ -45,12 +47,13 @@ type Driver struct {
 	rec      *record.Record
 	rv       string // resourceVersion of rec
 	records  *objcache.Cache[*corev1.ConfigMap]
-	events   *eventRecorder
+	watches  *strategy.Watches // cfg.Watches, or the Run's own (owned)
+	owned    bool
+	events   *events.Sink
 	span     trace.Span
 	tracer   trace.Tracer
 	runs     metric.Int64Counter
 	duration metric.Float64Histogram
-	cancel   context.CancelFunc
 	idle     func() bool
 	wake     func()
 	busy     func()
@@ -105,8 +108,15 @@ func begin(ctx context.Context, name string, clients strategy.Clients, r strateg
 	}
 	d.idle, d.busy, d.wake, d.done = participant.Join(cfg.Clock, fmt.Sprintf("%s of %s %s by %s", name, r.App, r.Revision, cfg.Identity))
 	d.store = &store.Store{Kube: clients.Kube, Retry: retry.Retrier{Clock: cfg.Clock, Max: cfg.MaxRetryBackoff, Idle: d.pause, OnRetry: d.onRetry}}
+	d.watches = cfg.Watches
+	if d.watches == nil {
+		d.watches, d.owned = strategy.NewWatches(clients, strategy.WithClock(cfg.Clock)), true
+	} else if shared.Of(d.watches).Caches.Kube != clients.Kube {
+		d.Close()
+		return nil, &strategy.ValidationError{Fields: []strategy.FieldError{{Path: "options.watches", Message: "were made for other clients than the strategy's"}}}
+	}
 	if cfg.Events {
-		d.events = &eventRecorder{kube: clients.Kube, clock: cfg.Clock, app: r.App, by: cfg.Identity}
+		d.events = shared.Of(d.watches).Events()
 	}
 	d.tracer = cfg.TracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
 	meter := cfg.MeterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
@@ -114,11 +124,12 @@ func begin(ctx context.Context, name string, clients strategy.Clients, r strateg
 	d.duration, _ = meter.Float64Histogram("switchyard.run.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time from the start of a release to its end."))
 
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.cancel = cancel
-	cms := clients.Kube.CoreV1().ConfigMaps(r.App.Namespace)
-	d.records = objcache.New[*corev1.ConfigMap](objcache.For(cms.List, cms.Watch, objcache.ByName(strategy.RecordName(r.App.Name))), cfg.Clock)
-	if err := d.store.Retry.Do(ctx, func(context.Context) error { return d.records.Start(wctx) }); err != nil {
+	err := d.store.Retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		d.records, err = shared.Of(d.watches).Caches.Records(ctx, r.App.Namespace)
+		return err
+	})
+	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("watching release record of %s: %w", r.App, err)
 	}
@@ -165,6 +176,10 @@ func begin(ctx context.Context, name string, clients strategy.Clients, r strateg
 	}
 	return d, nil
 }
+
+// Watches returns the watch caches the Run uses: the ones given with
+// strategy.WithWatches, or the Run's own, stopped by Close.
+func (d *Driver) Watches() *strategy.Watches { return d.watches }
 
 // Config returns the driver's options.
 func (d *Driver) Config() strategy.Config { return d.cfg }
@@ -434,7 +449,7 @@ func (d *Driver) Emit(ctx context.Context, e strategy.Event) {
 		} else if e.Err != nil {
 			msg = e.Err.Error()
 		}
-		d.events.record(ctx, warn, string(e.Type), fmt.Sprintf("%s: %s", e.Revision, msg))
+		d.events.Emit(d.app, d.cfg.Identity, warn, string(e.Type), fmt.Sprintf("%s: %s", e.Revision, msg))
 	}
 }
 
@@ -530,8 +545,8 @@ func (d *Driver) Close() {
 	}
 	d.closed = true
 	d.keeper.stop()
-	if d.cancel != nil {
-		d.cancel()
+	if d.owned {
+		d.watches.Close()
 	}
 	if d.unlock != nil {
 		d.unlock()

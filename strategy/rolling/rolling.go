@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/switchyard-dev/switchyard/internal/objcache"
+	"github.com/switchyard-dev/switchyard/internal/shared"
 	"github.com/switchyard-dev/switchyard/strategy"
 	"github.com/switchyard-dev/switchyard/strategy/flow"
 	"github.com/switchyard-dev/switchyard/strategy/record"
@@ -204,9 +205,11 @@ func (rn *run) start(ctx context.Context) error {
 }
 
 func (rn *run) watch(ctx context.Context) error {
-	deploys := rn.s.clients.Kube.AppsV1().Deployments(rn.rel.App.Namespace)
-	rn.deploys = objcache.New[*appsv1.Deployment](objcache.For(deploys.List, deploys.Watch, objcache.ByName(rn.rel.App.Name)), rn.s.cfg.Clock)
-	return rn.d.Retry(ctx, rn.deploys.Start)
+	return rn.d.Retry(ctx, func(ctx context.Context) error {
+		var err error
+		rn.deploys, err = shared.Of(rn.d.Watches()).Caches.Deployments(ctx, rn.rel.App.Namespace)
+		return err
+	})
 }
 
 // stripped is w without status and server-set metadata, as kept in history.

@@ -1,0 +1,4 @@
+package events
+
+// WithRetryInterval is withRetryInterval for the external tests.
+var WithRetryInterval = withRetryInterval

@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -67,9 +66,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		v.Add("clients.kube", nil, "must be set")
 		return v.Err()
 	}
-	if err := s.cfg.Retry(ctx, func(ctx context.Context) error {
-		return flow.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
-	}); err != nil {
+	if err := flow.CheckNamespaceOnce(ctx, s.cfg, s.clients.Kube, r.App.Namespace, &v); err != nil {
 		return err
 	}
 	if r.Workload == nil {
@@ -178,15 +175,10 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 	return flow.Shipped(r.Revision, res, err)
 }
 
-// getService reads a Service, retrying transient errors.
+// getService reads a Service (see flow.GetService); callers must not
+// modify it.
 func getService(ctx context.Context, cfg strategy.Config, clients strategy.Clients, ns, name string) (*corev1.Service, error) {
-	var svc *corev1.Service
-	err := cfg.Retry(ctx, func(ctx context.Context) error {
-		var err error
-		svc, err = clients.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-		return err
-	})
-	return svc, err
+	return flow.GetService(ctx, cfg, clients.Kube, ns, name)
 }
 
 // Undo switches the app back to revision: at once when the idle slot still

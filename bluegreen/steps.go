@@ -118,7 +118,10 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 	// Availability guard: the slot must still have every pod ready, and,
 	// where a preview Service selects it, the EndpointSlice controller must
 	// have seen them all (it lags the pods' watch under load), so that the
-	// active Service gets every new pod as a ready endpoint at once.
+	// active Service gets every new pod as a ready endpoint at once. The
+	// slot must also serve the release alone: no pod of the revision it ran
+	// before, which a lagging Deployment controller leaves Ready after the
+	// new pods are, and no such pod among the preview Service's endpoints.
 	if err := rn.fitCandidate(ctx, st.Candidate); err != nil {
 		return "", err
 	}
@@ -206,6 +209,14 @@ func (rn *run) rollback(ctx context.Context, _ strategy.Reason) (func(*record.Re
 		if err := rn.awaitSettled(ctx); err != nil {
 			return nil, err
 		}
+		// The old slot is not rolled by the release, but traffic goes back
+		// only to its own revision all the same.
+		if rev, _ := rn.sl.Revision(back); rev != "" {
+			if err := rn.waitBack(ctx, fmt.Sprintf("waiting for slot %s to run no pod of a revision other than %s before traffic goes back", back, rev),
+				func() (bool, error) { foreign, _ := rn.sl.Foreign("", back, rev); return foreign == 0, nil }); err != nil {
+				return nil, err
+			}
+		}
 		if err := rn.point(ctx, rn.s.spec.ActiveService, back); err != nil {
 			return nil, err
 		}
@@ -282,24 +293,36 @@ func (rn *run) retire(ctx context.Context) error {
 	return rn.sl.Scale(ctx, slotName(rn.rel.App.Name, st.Candidate), 0)
 }
 
-// awaitAvailable waits until slot has n available pods of the release.
+// awaitAvailable waits until slot has n available pods of the release and
+// no pod of another revision (see slots.Foreign): a slot rolled from an
+// older revision keeps its pods, Ready, until the Deployment controller
+// has scaled the old ReplicaSet down, which can come after the new pods
+// are Ready, and the Services select the slot's pods whatever their
+// revision.
 func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) error {
+	rev := rn.rel.Revision
 	_, err := rn.f.Await(ctx, flow.Await{
-		Reason:   fmt.Sprintf("waiting for %d available pods of %s in slot %s", n, rn.rel.Revision, slot),
-		Cond:     func() (bool, time.Time) { got, next := rn.available(slot, rn.rel.Revision); return got >= n, next },
+		Reason: fmt.Sprintf("waiting for %d available pods of %s in slot %s, and no pod of another revision", n, rev, slot),
+		Cond: func() (bool, time.Time) {
+			got, next := rn.available(slot, rev)
+			foreign, _ := rn.sl.Foreign("", slot, rev)
+			return got >= n && foreign == 0, next
+		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})
 	return err
 }
 
 // awaitEndpoints waits until service's ready endpoints are n of the slot's
-// pods and nothing else.
+// pods and nothing else, all of them pods of the release.
 func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32) error {
+	rev := rn.rel.Revision
 	_, err := rn.f.Await(ctx, flow.Await{
-		Reason: fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot),
+		Reason: fmt.Sprintf("waiting for Service %s to route only to pods of %s in slot %s", service, rev, slot),
 		Cond: func() (bool, time.Time) {
 			on, off := rn.sl.Endpoints(service, slot)
-			return on >= n && off == 0, time.Time{}
+			_, foreign := rn.sl.Foreign(service, slot, rev)
+			return on >= n && off == 0 && foreign == 0, time.Time{}
 		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})

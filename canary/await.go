@@ -10,16 +10,22 @@ import (
 	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
-// awaitAvailable waits until slot has n available pods of revision.
+// awaitAvailable waits until slot has n available pods of revision and
+// no pod of another revision (see slots.Foreign): a slot rolled from an
+// older revision keeps that revision's pods, Ready, until the Deployment
+// controller has scaled its old ReplicaSet down, which can come after the
+// new pods are Ready, and the Services select the slot's pods whatever
+// their revision. n = 0 waits for nothing: the slot takes no traffic.
 func (rn *run) awaitAvailable(ctx context.Context, slot, revision string, n int32) error {
 	if n == 0 {
 		return nil
 	}
 	_, err := rn.f.Await(ctx, flow.Await{
-		Reason: fmt.Sprintf("waiting for %d available pods of %s in slot %s", n, revision, slot),
+		Reason: fmt.Sprintf("waiting for %d available pods of %s in slot %s, and no pod of another revision", n, revision, slot),
 		Cond: func() (bool, time.Time) {
 			got, next := rn.sl.Available(slot, revision, rn.minReady())
-			return got >= n, next
+			foreign, _ := rn.sl.Foreign("", slot, revision)
+			return got >= n && foreign == 0, next
 		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})
@@ -27,17 +33,35 @@ func (rn *run) awaitAvailable(ctx context.Context, slot, revision string, n int3
 }
 
 // awaitEndpoints waits until service's ready endpoints include n of the
-// slot's pods and, if only, nothing else.
-func (rn *run) awaitEndpoints(ctx context.Context, service, slot string, n int32, only bool) error {
-	reason := fmt.Sprintf("waiting for Service %s to route to %d pods of slot %s", service, n, slot)
+// slot's pods, none of the slot's of a revision other than revision, and,
+// if only, nothing else.
+func (rn *run) awaitEndpoints(ctx context.Context, service, slot, revision string, n int32, only bool) error {
+	reason := fmt.Sprintf("waiting for Service %s to route to %d pods of %s in slot %s", service, n, revision, slot)
 	if only {
-		reason = fmt.Sprintf("waiting for Service %s to route only to slot %s", service, slot)
+		reason = fmt.Sprintf("waiting for Service %s to route only to pods of %s in slot %s", service, revision, slot)
 	}
 	_, err := rn.f.Await(ctx, flow.Await{
 		Reason: reason,
 		Cond: func() (bool, time.Time) {
 			on, off := rn.sl.Endpoints(service, slot)
-			return on >= n && (off == 0 || !only), time.Time{}
+			_, foreign := rn.sl.Foreign(service, slot, revision)
+			return on >= n && (off == 0 || !only) && foreign == 0, time.Time{}
+		},
+		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+	})
+	return err
+}
+
+// awaitOnly waits until the canary slot runs no pod of a revision other
+// than the release's, and the canary Service routes to none, before a
+// route sends it requests whatever the weight.
+func (rn *run) awaitOnly(ctx context.Context, slot string) error {
+	service, rev := rn.canaryService(), rn.rel.Revision
+	_, err := rn.f.Await(ctx, flow.Await{
+		Reason: fmt.Sprintf("waiting for slot %s and Service %s to have no pod of a revision other than %s", slot, service, rev),
+		Cond: func() (bool, time.Time) {
+			pods, endpoints := rn.sl.Foreign(service, slot, rev)
+			return pods == 0 && endpoints == 0, time.Time{}
 		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})
@@ -99,11 +123,18 @@ func (rn *run) rollback(ctx context.Context, reason strategy.Reason) (func(*reco
 	// promoted release's stable Service selects the canary until it is
 	// pointed back below.
 	moves := spec.Router != nil && !st.Promoted.IsZero()
+	// The stable slot is not rolled by the release, but traffic goes back
+	// only to its own revision all the same (see slots.Foreign).
 	ready := func(served bool) func() (bool, time.Time, error) {
 		return func() (bool, time.Time, error) {
 			n, next := rn.sl.Available(st.Stable, stableRev, rn.minReady())
-			if n < total || !served {
-				return n >= total, next, nil
+			service := ""
+			if served {
+				service = spec.StableService
+			}
+			pods, endpoints := rn.sl.Foreign(service, st.Stable, stableRev)
+			if n < total || pods > 0 || endpoints > 0 || !served {
+				return n >= total && pods == 0 && endpoints == 0, next, nil
 			}
 			return rn.routed(ctx, spec.StableService, st.Stable, func(on, off int32) bool {
 				return on >= total && (off == 0 || spec.Router == nil)

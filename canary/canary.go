@@ -62,9 +62,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		v.Add("clients.kube", nil, "must be set")
 		return v.Err()
 	}
-	if err := s.cfg.Retry(ctx, func(ctx context.Context) error {
-		return flow.CheckNamespace(ctx, s.clients.Kube, r.App.Namespace, &v)
-	}); err != nil {
+	if err := flow.CheckNamespaceOnce(ctx, s.cfg, s.clients.Kube, r.App.Namespace, &v); err != nil {
 		return err
 	}
 	if r.Workload == nil {
@@ -245,15 +243,10 @@ func (s *Strategy) Undo(ctx context.Context, app types.NamespacedName, revision 
 	return nil, fmt.Errorf("undo %s to %q: %w", app, revision, strategy.ErrUnknownRevision)
 }
 
-// getService reads a Service, retrying transient errors.
+// getService reads a Service (see flow.GetService); callers must not
+// modify it.
 func (s *Strategy) getService(ctx context.Context, ns, name string) (*corev1.Service, error) {
-	var svc *corev1.Service
-	err := s.cfg.Retry(ctx, func(ctx context.Context) error {
-		var err error
-		svc, err = s.clients.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-		return err
-	})
-	return svc, err
+	return flow.GetService(ctx, s.cfg, s.clients.Kube, ns, name)
 }
 
 // stepName is the name of the spec's step i in the record and in events:

@@ -431,6 +431,11 @@ func (rn *run) runStep(ctx context.Context, i int, st state) error {
 	case Analysis:
 		return rn.f.Check(ctx, "analysis", s.Checks, rn.checkInput())
 	case SetHeaderRoute:
+		if len(s.Match) > 0 {
+			if err := rn.awaitOnly(ctx, st.Canary); err != nil {
+				return err
+			}
+		}
 		hr := rn.s.spec.Router.(traffic.HeaderRouter)
 		err := rn.d.Retry(ctx, func(ctx context.Context) error {
 			if len(s.Match) == 0 {
@@ -444,6 +449,11 @@ func (rn *run) runStep(ctx context.Context, i int, st state) error {
 		}
 		return err
 	case SetMirrorRoute:
+		if s.Percent > 0 {
+			if err := rn.awaitOnly(ctx, st.Canary); err != nil {
+				return err
+			}
+		}
 		mr := rn.s.spec.Router.(traffic.MirrorRouter)
 		err := rn.d.Retry(ctx, func(ctx context.Context) error {
 			if s.Percent == 0 {
@@ -499,14 +509,15 @@ func (rn *run) shift(ctx context.Context, st state, weight int32, scale *SetCana
 			return err
 		}
 	}
-	// Traffic moves only once the Services reach the pods that take it.
+	// Traffic moves only once the Services reach the pods that take it,
+	// and those pods alone: none of a slot's pods of another revision.
 	if canary > 0 {
-		if err := rn.awaitEndpoints(ctx, rn.canaryService(), st.Canary, canary, rn.s.spec.Router != nil); err != nil {
+		if err := rn.awaitEndpoints(ctx, rn.canaryService(), st.Canary, rev, canary, rn.s.spec.Router != nil); err != nil {
 			return err
 		}
 	}
 	if stable > haveStable && rn.s.spec.Router != nil {
-		if err := rn.awaitEndpoints(ctx, rn.s.spec.StableService, st.Stable, stable, true); err != nil {
+		if err := rn.awaitEndpoints(ctx, rn.s.spec.StableService, st.Stable, rn.d.Record().Stable, stable, true); err != nil {
 			return err
 		}
 	}
@@ -594,6 +605,13 @@ func (rn *run) promote(ctx context.Context, st state) error {
 	if err := rn.awaitAvailable(ctx, st.Canary, rev, total); err != nil {
 		return err
 	}
+	if spec.Router != nil {
+		// The router sends the canary Service all the traffic: it must
+		// route to no pod of another revision.
+		if err := rn.awaitEndpoints(ctx, spec.CanaryService, st.Canary, rev, 0, false); err != nil {
+			return err
+		}
+	}
 	// The autoscaler moves to the canary as it takes all the traffic,
 	// before the step is recorded, so that a resumed driver moves it too.
 	if err := rn.sl.PointAutoscaler(ctx, slotName(app, st.Canary)); err != nil {
@@ -616,7 +634,7 @@ func (rn *run) promote(ctx context.Context, st state) error {
 		}); err != nil {
 			return err
 		}
-		if err := rn.awaitEndpoints(ctx, spec.StableService, st.Canary, total, true); err != nil {
+		if err := rn.awaitEndpoints(ctx, spec.StableService, st.Canary, rev, total, true); err != nil {
 			return err
 		}
 		if err := rn.setWeight(ctx, 0); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/participant"
 	"github.com/switchyard-dev/switchyard/internal/retry"
+	"github.com/switchyard-dev/switchyard/internal/shared"
 	"github.com/switchyard-dev/switchyard/internal/store"
 	"github.com/switchyard-dev/switchyard/strategy/record"
 )
@@ -197,7 +198,27 @@ func (c *Control) List(ctx context.Context, namespace string) ([]*Status, error)
 // ended (Record.Ended), and false otherwise; it reads once and never writes.
 // Strategies call it before Begin so that a Run of a finished release costs
 // one read.
+//
+// With shared watches (WithWatches) it reads the record from them, and
+// makes no request once they watch the namespace: a record they do not
+// hold yet is treated as not ended, and the driver's first write, which
+// is conditional, finds out.
 func (c *Control) Recorded(ctx context.Context, app types.NamespacedName, revision string) (*Result, bool, error) {
+	if res := shared.Of(c.cfg.Watches); res != nil && res.Caches.Kube == c.kube {
+		if cache, err := res.Caches.Records(ctx, app.Namespace); err == nil {
+			cm, ok := cache.Get(app.Namespace, record.Name(app.Name))
+			if !ok {
+				return nil, false, nil
+			}
+			if rec, err := record.Decode(app, cm); err == nil {
+				if !rec.Ended(revision) {
+					return nil, false, nil
+				}
+				return resultOf(app, rec), true, nil
+			}
+			// A record that does not decode: read it, for the error.
+		}
+	}
 	st, done := c.tracked()
 	defer done()
 	rec, _, err := st.Load(ctx, app)

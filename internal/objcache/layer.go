@@ -76,6 +76,22 @@ func (l *Layer) Close() {
 	}
 }
 
+// Has reports whether the cache named key has started.
+func (l *Layer) Has(key string) bool {
+	l.mu.Lock()
+	e, ok := l.entries[key]
+	l.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case <-e.ready:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
 // Started reports how many caches the layer runs.
 func (l *Layer) Started() int {
 	l.mu.Lock()

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/switchyard-dev/switchyard/internal/objcache"
 	"github.com/switchyard-dev/switchyard/strategy"
 )
 
@@ -170,6 +171,43 @@ func renameCompanions(ps *corev1.PodSpec, names map[string]string) {
 	containers(ps.Containers)
 }
 
+// Foreign counts what could serve in slot without being of revision, as
+// the caches have it: the slot's pods of another revision that are neither
+// terminating nor finished, Ready or not (a pod the Deployment controller
+// has not yet removed can still turn Ready), and, when service is not "",
+// the ready endpoints of Service service on pods of slot of another
+// revision, terminating or not (the EndpointSlices lag the pods). A slot
+// takes traffic only once both are 0: a slot rolled from an older revision
+// keeps that revision's pods until the controller has scaled its old
+// ReplicaSet down and deleted them, which can come after the new pods are
+// Ready, and the Services select a slot's pods whatever their revision.
+// An endpoint whose pod is not in the cache is left to Endpoints, which
+// counts it elsewhere.
+func (s *Slots) Foreign(service, slot, revision string) (pods, endpoints int32) {
+	for _, p := range s.PodsOf(slot) {
+		if p.Labels[strategy.LabelRevision] != revision && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			pods++
+		}
+	}
+	if service == "" {
+		return pods, 0
+	}
+	ns := s.App.Namespace
+	for _, es := range s.Slices.ByIndex(objcache.IndexService, service) {
+		for _, ep := range es.Endpoints {
+			// As kube-proxy reads it: unset means ready.
+			if !ptr.Deref(ep.Conditions.Ready, true) || ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" {
+				continue
+			}
+			p, ok := s.Pods.Get(ns, ep.TargetRef.Name)
+			if ok && p.Labels[strategy.LabelApp] == s.App.Name && p.Labels[strategy.LabelSlot] == slot && p.Labels[strategy.LabelRevision] != revision {
+				endpoints++
+			}
+		}
+	}
+	return pods, endpoints
+}
+
 // Apply server-side applies obj, a Deployment, ConfigMap, Secret or
 // Service of the app's namespace, with the field manager, retrying
 // transient errors.
@@ -233,6 +271,7 @@ func (s *Slots) Deploy(ctx context.Context, slot string, rel strategy.Release, r
 			return err
 		}
 	}
+	collect := s.mayHaveCompanions(slot, rel)
 	dep := s.Deployment(slot, rel, replicas)
 	if err := s.mustOwn(ctx, "deployments", dep.Name); err != nil {
 		return err
@@ -240,7 +279,29 @@ func (s *Slots) Deploy(ctx context.Context, slot string, rel strategy.Release, r
 	if err := s.Apply(ctx, "deployments", dep, dep.Name); err != nil {
 		return err
 	}
+	if !collect {
+		return nil
+	}
 	return s.collectCompanions(ctx, slot, rev)
+}
+
+// mayHaveCompanions reports whether slot may hold companion objects to
+// collect: false only when the release has none and the record's history
+// holds the slot's current revision and shows no revision with any, so
+// that releases without companions list none.
+func (s *Slots) mayHaveCompanions(slot string, rel strategy.Release) bool {
+	if len(rel.Objects) > 0 {
+		return true
+	}
+	prev, _ := s.Revision(slot)
+	seen := prev == ""
+	for _, h := range s.Driver.Record().History {
+		if len(h.Objects) > 0 {
+			return true
+		}
+		seen = seen || h.Revision == prev
+	}
+	return !seen
 }
 
 // collectCompanions deletes slot's companion objects of revisions other than

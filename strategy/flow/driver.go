@@ -140,7 +140,16 @@ func begin(ctx context.Context, name string, clients strategy.Clients, r strateg
 	))
 	now := cfg.Clock.Now()
 	var prevHolder string
-	rec, rv, err := d.store.Update(ctx, r.App, true, func(rec *record.Record) error {
+	// The record as the watch has it saves a read when nobody wrote since;
+	// the write is conditional, and a conflict reads it.
+	var known *record.Record
+	var knownRV string
+	if cm, ok := d.records.Get(r.App.Namespace, strategy.RecordName(r.App.Name)); ok {
+		if rec, err := record.Decode(r.App, cm); err == nil {
+			known, knownRV = rec, cm.ResourceVersion
+		}
+	}
+	rec, rv, err := d.store.UpdateFrom(ctx, r.App, known, knownRV, true, func(rec *record.Record) error {
 		if rec.Lease.Live(now) && rec.Lease.Holder != cfg.Identity && (lapsed == nil || !rec.Lease.Same(*lapsed)) {
 			return &strategy.LockedError{App: r.App, Holder: rec.Lease.Holder, Until: rec.Lease.ExpiresSeen(now)}
 		}

@@ -1,0 +1,42 @@
+package bluegreen_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/switchyard-dev/switchyard/bluegreen"
+	"github.com/switchyard-dev/switchyard/fake"
+	"github.com/switchyard-dev/switchyard/strategy"
+)
+
+// TestWarmRunListsAndWatchesNothing: with watches shared across Runs, a
+// release after the first makes no list and opens no watch, and writes
+// its record once per transition; Close ends every goroutine.
+func TestWarmRunListsAndWatchesNothing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(namespaceAndService()...))
+	defer c.Stop()
+	w := strategy.NewWatches(c.Clients(), strategy.WithClock(c.Clock()))
+	defer w.Close()
+	s := bluegreen.New(c.Clients(), baseSpec(), strategy.WithClock(c.Clock()), strategy.WithIdentity("warm"), strategy.WithWatches(w))
+	for _, rev := range []string{"v1", "v2"} {
+		res, err := s.Run(ctx, release(rev))
+		require.NoError(t, err)
+		require.Equal(t, strategy.PhaseSucceeded, res.Phase)
+	}
+	c.ResetRequests()
+	res, err := s.Run(ctx, release("v3"))
+	require.NoError(t, err)
+	require.Equal(t, strategy.PhaseSucceeded, res.Phase)
+	reqs := c.Requests()
+	t.Logf("requests of a warm release: %s", reqs)
+	assert.Zero(t, reqs.Count("list", "*"), "no list on a warm Run: %s", reqs)
+	assert.Zero(t, reqs.Count("watch", "*"), "no watch on a warm Run: %s", reqs)
+}

@@ -44,4 +44,3 @@ func CheckNamespaceOnce(ctx context.Context, cfg strategy.Config, kube kubernete
 		return CheckNamespace(ctx, kube, ns, v)
 	})
 }
-

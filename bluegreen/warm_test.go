@@ -40,3 +40,21 @@ func TestWarmRunListsAndWatchesNothing(t *testing.T) {
 	assert.Zero(t, reqs.Count("list", "*"), "no list on a warm Run: %s", reqs)
 	assert.Zero(t, reqs.Count("watch", "*"), "no watch on a warm Run: %s", reqs)
 }
+
+// TestFirstReleaseWritesEachServiceOnce: the apply that creates the
+// preview Service already selects the new slot, and the Run reads its own
+// write: no second write points it there again. A first release writes
+// Services three times: the active one pointed at the empty slot, the
+// preview one created, and the switch.
+func TestFirstReleaseWritesEachServiceOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(namespaceAndService()...))
+	defer c.Stop()
+	s := bluegreen.New(c.Clients(), baseSpec(), strategy.WithClock(c.Clock()), strategy.WithIdentity("first"))
+	res, err := s.Run(ctx, release("v1"))
+	require.NoError(t, err)
+	require.Equal(t, strategy.PhaseSucceeded, res.Phase)
+	reqs := c.Requests()
+	assert.Equal(t, 3, reqs.Count("patch", "services")+reqs.Count("update", "services")+reqs.Count("create", "services"), reqs.String())
+}

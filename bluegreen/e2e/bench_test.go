@@ -179,7 +179,11 @@ func BenchmarkSwitchLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := bluegreen.New(clients, baseSpec(), strategy.WithIdentity("e2e-bench"))
+	// One shared watch layer, as a long-running deploy service has: the
+	// first release warms it.
+	watches := strategy.NewWatches(clients)
+	defer watches.Close()
+	s := bluegreen.New(clients, baseSpec(), strategy.WithIdentity("e2e-bench"), strategy.WithWatches(watches))
 	tl := followTimeline(b, e.ctx, e.kube, e.app.Namespace)
 	// The first release only sets the slot into the selector: not measured.
 	if _, err := s.Run(e.ctx, e.release("r0")); err != nil {

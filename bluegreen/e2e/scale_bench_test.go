@@ -102,9 +102,11 @@ func BenchmarkScale50(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Every app's strategy gets the same options: a shared watch layer is
-	// one more entry here.
-	opts := []strategy.Option{strategy.WithIdentity("scale-bench")}
+	// Every app's strategy gets the same options, the process's one
+	// shared watch layer among them, as a deploy service would.
+	watches := strategy.NewWatches(clients)
+	defer watches.Close()
+	opts := []strategy.Option{strategy.WithIdentity("scale-bench"), strategy.WithWatches(watches)}
 	apps := make([]scaleApp, scaleApps)
 	for i, name := range names {
 		// One strategy per app: the Spec names the app's own Services.

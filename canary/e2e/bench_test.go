@@ -52,7 +52,9 @@ func benchStepOverhead(b *testing.B, r routing) {
 		}
 	}
 	var ev events
-	s := canary.New(clients, spec, strategy.WithIdentity("e2e-bench"), ev.observer())
+	watches := strategy.NewWatches(clients)
+	defer watches.Close()
+	s := canary.New(clients, spec, strategy.WithIdentity("e2e-bench"), ev.observer(), strategy.WithWatches(watches))
 	// The first release goes straight to full size: not measured.
 	if _, err := s.Run(e.ctx, e.release("r0")); err != nil {
 		b.Fatal(err)

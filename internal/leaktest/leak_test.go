@@ -1,11 +1,14 @@
 // Package leaktest checks that a Run leaves no goroutine behind: after
 // blue/green, canary, rolling and bootstrap Runs return (with a context that
 // never ends), the goroutines are the ones that ran before, but for the fake
-// cluster's own, which Stop ends.
+// cluster's own, which Stop ends; with shared strategy.Watches, their
+// goroutines end with Close.
 package leaktest
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,14 +68,30 @@ func TestRunsLeaveNoGoroutines(t *testing.T) {
 		},
 	}
 	for name, build := range runs {
-		c := newCluster(t)
-		s := build(c, strategy.WithClock(c.Clock()))
-		for _, rev := range []string{"v1", "v2"} {
-			if _, err := s.Run(ctx, release(rev)); err != nil {
-				t.Fatalf("%s %s: %v", name, rev, err)
+		for _, shared := range []bool{false, true} {
+			c := newCluster(t)
+			before := goroutines()
+			opts := []strategy.Option{strategy.WithClock(c.Clock())}
+			var w *strategy.Watches
+			if shared {
+				w = strategy.NewWatches(c.Clients(), strategy.WithClock(c.Clock()))
+				opts = append(opts, strategy.WithWatches(w))
 			}
+			s := build(c, opts...)
+			for _, rev := range []string{"v1", "v2"} {
+				if _, err := s.Run(ctx, release(rev)); err != nil {
+					t.Fatalf("%s %s: %v", name, rev, err)
+				}
+				if !shared {
+					noneLeft(t, name+" "+rev, before)
+				}
+			}
+			if shared {
+				w.Close()
+				noneLeft(t, name+" with shared watches, after Close", before)
+			}
+			c.Stop()
 		}
-		c.Stop()
 	}
 
 	c := newCluster(t)
@@ -83,4 +102,50 @@ func TestRunsLeaveNoGoroutines(t *testing.T) {
 		t.Fatalf("bootstrap: %v", err)
 	}
 	c.Stop()
+}
+
+// goroutines returns the stacks of the goroutines running now, by id.
+func goroutines() map[string]string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	out := map[string]string{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		id, _, _ := strings.Cut(g, " [")
+		out[id] = g
+	}
+	return out
+}
+
+// noneLeft fails the test when a goroutine started since before, other
+// than the fake cluster's own, is still running: it waits for them to end
+// for a few seconds of real time, as goleak does.
+func noneLeft(t *testing.T, what string, before map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var left []string
+		for id, g := range goroutines() {
+			if _, ok := before[id]; ok || strings.Contains(g, "created by github.com/switchyard-dev/switchyard/fake") ||
+				strings.Contains(g, "created by k8s.io/client-go/testing") || strings.Contains(g, "leaktest.goroutines") {
+				continue
+			}
+			left = append(left, g)
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d goroutines left:\n%s", what, len(left), strings.Join(left, "\n\n"))
+		}
+		<-tick.C
+	}
 }

@@ -232,7 +232,10 @@ func (s *Slots) Apply(ctx context.Context, resource string, obj any, name string
 		case "secrets":
 			_, err = kube.CoreV1().Secrets(namespace).Patch(ctx, name, types.ApplyPatchType, body, opts)
 		case "services":
-			_, err = kube.CoreV1().Services(namespace).Patch(ctx, name, types.ApplyPatchType, body, opts)
+			var svc *corev1.Service
+			if svc, err = kube.CoreV1().Services(namespace).Patch(ctx, name, types.ApplyPatchType, body, opts); err == nil && s.Services != nil {
+				s.Services.Observe(svc) // read our write: no second write of it
+			}
 		default:
 			return fmt.Errorf("cannot apply %s", resource)
 		}

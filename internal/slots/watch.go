@@ -246,7 +246,10 @@ func (s *Slots) Selects(name string) string {
 func (s *Slots) Point(ctx context.Context, name, slot string) error {
 	sel := traffic.ServiceSelector{Kube: s.Kube, Service: types.NamespacedName{Namespace: s.App.Namespace, Name: name}}
 	return s.Driver.Retry(ctx, func(ctx context.Context) error {
-		_, err := sel.Point(ctx, slot)
+		svc, err := sel.Point(ctx, slot)
+		if err == nil && s.Services != nil {
+			s.Services.Observe(svc)
+		}
 		return err
 	})
 }

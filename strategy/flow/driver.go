@@ -70,12 +70,13 @@ type Driver struct {
 	// kinds maps step names to their kinds, for events (see Flow).
 	kinds map[string]string
 
-	// emitMu serialises calls of the observer; measured holds measurements
-	// emitted since the last save, and noted timeline entries, for the
-	// record.
-	emitMu   sync.Mutex
-	measured []strategy.Measurement
-	noted    []record.Entry
+	// emitMu guards measured, the measurements emitted since the last
+	// save, and noted, timeline entries, for the record; observerMu
+	// serialises calls of the observer.
+	emitMu     sync.Mutex
+	observerMu sync.Mutex
+	measured   []strategy.Measurement
+	noted      []record.Entry
 }
 
 // Begin starts driving release r of strategy name: it checks cfg, starts a
@@ -362,7 +363,6 @@ func orNone(p strategy.Phase) strategy.Phase {
 // measurements and timeline entries for the record.
 func (d *Driver) observe(e strategy.Event) {
 	d.emitMu.Lock()
-	defer d.emitMu.Unlock()
 	d.note(e)
 	if e.Type == strategy.EventMeasurement && e.Measurement != nil {
 		d.measured = append(d.measured, *e.Measurement)
@@ -370,7 +370,12 @@ func (d *Driver) observe(e strategy.Event) {
 			d.measured = d.measured[n:]
 		}
 	}
+	d.emitMu.Unlock()
+	// The observer runs outside emitMu, which saves take: a slow
+	// observer delays only the next observer call, never a write.
 	if d.cfg.Observer != nil {
+		d.observerMu.Lock()
+		defer d.observerMu.Unlock()
 		d.cfg.Observer(e)
 	}
 }

@@ -58,4 +58,10 @@
 // (the host name by default), once the crashed driver's lease has lapsed
 // under another. Bad input is a *strategy.ValidationError before anything
 // is written.
+//
+// A long-running program shares one strategy.Watches among its Runs
+// (strategy.WithWatches) and calls Close when it stops: a Run in a
+// namespace already watched then makes no list and opens no watch. Without
+// it each Run watches on its own and ends every goroutine it started
+// before it returns.
 package switchyard

@@ -181,7 +181,13 @@ func TestSameIdentityTakesOverAtOnce(t *testing.T) {
 			require.Equal(t, "driver-a", st.Lease.Holder)
 			c.Clock().SetAutoAdvance(false)
 			before := c.Clock().Now()
-			go func() { _ = strategy.NewControl(c.Clients().Kube).Promote(ctx, app) }()
+			// The Promote goroutine takes part in the clock from before it
+			// starts: otherwise the clock may run ahead of it.
+			_, _, promoted := c.Clock().Track()
+			go func() {
+				defer promoted()
+				_ = strategy.NewControl(c.Clients().Kube).Promote(ctx, app)
+			}()
 			c.Clock().SetAutoAdvance(true)
 			res, err := newStrategy(c, spec, tc.id).Run(ctx, release("v2"))
 			require.NoError(t, err)

@@ -31,6 +31,13 @@
 // Abort once the previous revision's pods are being removed) is refused
 // with an error matching ErrNotApplicable, never accepted and dropped.
 //
+// A program that runs many releases, or runs for months, makes one
+// Watches (NewWatches), passes it to every strategy with WithWatches and
+// calls Close when it stops: the Runs then share watch caches (client-go
+// Reflectors and Indexers) and a corev1 Event sender, and a Run in a
+// namespace already watched makes no list and opens no watch. Without it
+// each Run watches on its own and ends its goroutines before it returns.
+//
 // Options (WithClock, WithIdentity, WithObserver, WithLogger, ...) are
 // shared by every strategy. Events reach an observer callback, corev1
 // Events, OpenTelemetry and slog. Checks (a Go func, an analysis, a

@@ -319,6 +319,11 @@ func (s *store[T]) Delete(obj any) error {
 	defer c.appliedOne()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if t, ok := obj.(T); ok {
+		if old, ok := c.Get(t.GetNamespace(), t.GetName()); ok && olderThan(t.GetResourceVersion(), old.GetResourceVersion()) {
+			return nil // the cache holds a newer write of its owner: a new object of that name
+		}
+	}
 	if err := c.indexer.Delete(obj); err != nil {
 		return err
 	}

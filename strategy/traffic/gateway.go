@@ -49,6 +49,8 @@ type GatewayHTTPRoute struct {
 	// AllowCrossNamespace lets the router write outside the app's
 	// namespace; see the option of that name.
 	AllowCrossNamespace bool
+
+	last lastWritten // the route as last written (see customObject.update)
 }
 
 var (
@@ -68,7 +70,7 @@ func NewGatewayHTTPRoute(c strategy.Clients, route types.NamespacedName, stable,
 func (g *GatewayHTTPRoute) Name() string { return "HTTPRoute " + g.Route.String() }
 
 func (g *GatewayHTTPRoute) object() customObject {
-	return customObject{dyn: g.Clients.Dynamic, gvr: HTTPRouteGVR, kind: "HTTPRoute", key: g.Route}
+	return customObject{dyn: g.Clients.Dynamic, gvr: HTTPRouteGVR, kind: "HTTPRoute", key: g.Route, last: &g.last}
 }
 
 // gwRules is an HTTPRoute's rules as stored and as typed values.
@@ -198,7 +200,7 @@ func (g *GatewayHTTPRoute) SetWeight(ctx context.Context, percent int32) error {
 	if err := checkPercent("percent", percent); err != nil {
 		return err
 	}
-	_, written, err := g.object().update(ctx, func(u *unstructured.Unstructured) error {
+	stored, written, err := g.object().update(ctx, func(u *unstructured.Unstructured) error {
 		rs, err := g.rules(u)
 		if err != nil {
 			return err
@@ -222,7 +224,16 @@ func (g *GatewayHTTPRoute) SetWeight(ctx context.Context, percent int32) error {
 	if err != nil || !written {
 		return err
 	}
-	return verifyWeight(ctx, g, g.Name(), percent)
+	// The update's answer is the route as stored, after admission
+	// (mutating webhooks included): check the weight on it, with no read.
+	got, err := g.weightOf(stored)
+	if err != nil {
+		return fmt.Errorf("verifying the canary weight: %w", err)
+	}
+	if got != percent {
+		return fmt.Errorf("%s carries canary weight %d after setting %d: %w", g.Name(), got, percent, ErrWeightNotTaken)
+	}
+	return nil
 }
 
 // Weight implements Router. It fails when the weighted rules carry
@@ -232,6 +243,11 @@ func (g *GatewayHTTPRoute) Weight(ctx context.Context) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
+	return g.weightOf(u)
+}
+
+// weightOf is the canary weight route u carries.
+func (g *GatewayHTTPRoute) weightOf(u *unstructured.Unstructured) (int32, error) {
 	rs, err := g.rules(u)
 	if err != nil {
 		return 0, err

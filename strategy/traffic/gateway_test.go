@@ -126,3 +126,39 @@ func TestGatewayWeightDisagreement(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(50), got)
 }
+
+// TestGatewaySetWeightWritesWithoutReading: a weight change starts from the
+// route as the router last wrote it and checks the weight on the update's
+// answer, so it costs one request; a route changed by someone else since
+// is read again, whether the change conflicts or would hide the write.
+func TestGatewaySetWeightWritesWithoutReading(t *testing.T) {
+	e := newEnv(t, routertest.GatewayCRD)
+	e.create(traffic.HTTPRouteGVR, multiRuleRoute)
+	r := traffic.NewGatewayHTTPRoute(e.cl, key("multi"), stable, canary)
+	require.NoError(t, r.SetWeight(e.ctx, 10))
+
+	e.c.ResetRequests()
+	require.NoError(t, r.SetWeight(e.ctx, 30))
+	reqs := e.c.Requests()
+	assert.Equal(t, 1, reqs.Total(), "one write, no read: %s", reqs)
+	w, err := r.Weight(e.ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 30, w)
+
+	// Someone sets the weight back to 0: the router's copy says 30, so
+	// asking for 30 again must read and write.
+	other := traffic.NewGatewayHTTPRoute(e.cl, key("multi"), stable, canary)
+	require.NoError(t, other.SetWeight(e.ctx, 0))
+	require.NoError(t, r.SetWeight(e.ctx, 30))
+	w, err = r.Weight(e.ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 30, w, "the change made meanwhile is not taken for the router's own")
+
+	// Someone changes it to another weight: the write conflicts, and the
+	// router reads and writes again.
+	require.NoError(t, other.SetWeight(e.ctx, 70))
+	require.NoError(t, r.SetWeight(e.ctx, 50))
+	w, err = r.Weight(e.ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 50, w)
+}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -233,6 +234,36 @@ type customObject struct {
 	gvr  schema.GroupVersionResource
 	kind string
 	key  types.NamespacedName
+	// last, when not nil, keeps the object as this router last wrote it,
+	// to write the next change without reading first.
+	last *lastWritten
+}
+
+// lastWritten is an object as a router last stored it.
+type lastWritten struct {
+	mu sync.Mutex
+	u  *unstructured.Unstructured
+}
+
+func (l *lastWritten) get() *unstructured.Unstructured {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.u == nil {
+		return nil
+	}
+	return l.u.DeepCopy()
+}
+
+func (l *lastWritten) set(u *unstructured.Unstructured) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.u = u
 }
 
 func (o customObject) String() string { return o.kind + " " + o.key.String() }
@@ -253,23 +284,40 @@ func (o customObject) get(ctx context.Context) (*unstructured.Unstructured, erro
 // makes it fail with 409 Conflict; then it reads and mutates again, up to
 // maxConflicts times. When mutate changes nothing, nothing is written.
 // It returns the object as stored and whether it was written.
+//
+// With last, the first attempt starts from the object as last written,
+// without a read: the write carries its resourceVersion, so a change made
+// since fails with a conflict and the next attempt reads. A mutation that
+// changes nothing on that copy is checked again on a read.
 func (o customObject) update(ctx context.Context, mutate func(u *unstructured.Unstructured) error) (*unstructured.Unstructured, bool, error) {
+	cached := o.last.get()
 	for attempt := 0; ; attempt++ {
-		u, err := o.get(ctx)
-		if err != nil {
-			return nil, false, err
+		u, fromCache := cached, cached != nil
+		cached = nil
+		if !fromCache {
+			var err error
+			if u, err = o.get(ctx); err != nil {
+				return nil, false, err
+			}
 		}
 		before := u.DeepCopy()
 		if err := mutate(u); err != nil {
 			return nil, false, err
 		}
 		if reflect.DeepEqual(before.Object, u.Object) {
+			if fromCache {
+				attempt--
+				continue // read it: the copy may be behind
+			}
+			o.last.set(before)
 			return u, false, nil
 		}
 		out, err := o.dyn.Resource(o.gvr).Namespace(o.key.Namespace).Update(ctx, u, metav1.UpdateOptions{})
 		if err == nil {
+			o.last.set(out.DeepCopy())
 			return out, true, nil
 		}
+		o.last.set(nil)
 		if !apierrors.IsConflict(err) || attempt >= maxConflicts {
 			return nil, false, fmt.Errorf("updating %s: %w", o, err)
 		}

@@ -16,7 +16,14 @@ import (
 // BenchmarkReleaseOnFake measures one blue/green release (v1 live, v2
 // shipped) on the fake cluster with default delays, and the API requests it
 // makes, by verb and resource.
-func BenchmarkReleaseOnFake(b *testing.B) {
+func BenchmarkReleaseOnFake(b *testing.B) { benchRelease(b, false) }
+
+// BenchmarkReleaseOnFakeWarm is BenchmarkReleaseOnFake with the watches
+// shared across the Runs (strategy.WithWatches), as in a long-running
+// deploy service: v1 starts them, v2 is measured.
+func BenchmarkReleaseOnFakeWarm(b *testing.B) { benchRelease(b, true) }
+
+func benchRelease(b *testing.B, warm bool) {
 	b.ReportAllocs()
 	var total int
 	byVerb := map[string]int{}
@@ -24,7 +31,13 @@ func BenchmarkReleaseOnFake(b *testing.B) {
 		b.StopTimer()
 		c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(namespaceAndService()...))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		s := bluegreen.New(c.Clients(), baseSpec(), strategy.WithClock(c.Clock()), strategy.WithIdentity("bench"))
+		opts := []strategy.Option{strategy.WithClock(c.Clock()), strategy.WithIdentity("bench")}
+		var w *strategy.Watches
+		if warm {
+			w = strategy.NewWatches(c.Clients(), strategy.WithClock(c.Clock()))
+			opts = append(opts, strategy.WithWatches(w))
+		}
+		s := bluegreen.New(c.Clients(), baseSpec(), opts...)
 		if _, err := s.Run(ctx, release("v1")); err != nil {
 			b.Fatal(err)
 		}
@@ -37,6 +50,9 @@ func BenchmarkReleaseOnFake(b *testing.B) {
 		for k, n := range c.Requests() {
 			total += n
 			byVerb[k.Verb+" "+k.Resource] += n
+		}
+		if w != nil {
+			w.Close()
 		}
 		cancel()
 		c.Stop()

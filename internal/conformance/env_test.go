@@ -27,6 +27,43 @@ type env struct {
 	clock clock.WithTickerAndDelayedExecution
 	// idle and busy tell an auto-advancing fake clock when the test waits.
 	idle, busy func()
+	// name is "fake" or "real", for the few checks only one env can make.
+	name string
+	// wire counts and disturbs the requests of kube (see wire).
+	wire wire
+}
+
+// wire reaches under an env's API: it counts the requests kube makes and
+// disturbs its watches the way servers and networks do, for the cases on
+// watch caches. Each env (each test) has its own.
+type wire interface {
+	// requests returns how many requests with verb ("list", "watch") of
+	// resource ("configmaps") kube has made so far.
+	requests(verb, resource string) int
+	// dropWatches ends every open watch of resource made through kube,
+	// cleanly, as a server does when a watch times out or it shuts down:
+	// the client must watch again, from where it was.
+	dropWatches(resource string)
+	// holdWatches keeps new watches of resource from opening until the
+	// returned function is called. The fake refuses them with 429 Too Many
+	// Requests, which a reflector retries from its resourceVersion after a
+	// back-off on the fake clock; on the real control plane they wait in
+	// kube's transport before they reach the server.
+	holdWatches(resource string) (release func())
+	// compactEvents makes the history of core/v1 Events up to now too old
+	// to watch from (410 Gone), as an etcd compaction does. The fake pushes
+	// it out of its bounded watch history by writing an unlabelled Event in
+	// ns over and over; the real control plane compacts etcd, which the API
+	// server watches Events in directly, without a watch cache (a cached
+	// resource keeps at least 75s of history whatever etcd does). It skips
+	// the test when it cannot.
+	compactEvents(t *testing.T, ctx context.Context, ns string)
+	// watcher returns a client that may get, list and watch ConfigMaps in
+	// ns, and forbid, which takes the right to watch them away and ends the
+	// client's open watches: its watches are then answered 403 Forbidden.
+	// The fake has no RBAC and injects the 403; the real control plane
+	// impersonates a user whose Role loses the watch verb.
+	watcher(t *testing.T, ctx context.Context, ns string) (kube kubernetes.Interface, forbid func())
 }
 
 var nsSeq atomic.Int64
@@ -58,7 +95,13 @@ type source interface{ Changed() <-chan struct{} }
 // change of the sources.
 func until(t *testing.T, ctx context.Context, e env, what string, cond func() bool, sources ...source) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	untilWithin(t, ctx, e, 60*time.Second, what, cond, sources...)
+}
+
+// untilWithin is until with a deadline of d.
+func untilWithin(t *testing.T, ctx context.Context, e env, d time.Duration, what string, cond func() bool, sources ...source) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	for {
 		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}

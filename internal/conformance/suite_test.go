@@ -24,6 +24,23 @@ func runSuite(t *testing.T, newEnv func(*testing.T) env) {
 	t.Run("EndpointSlicesFollowReadiness", func(t *testing.T) { testEndpointSlices(t, newEnv(t)) })
 	t.Run("ServerSideApply", func(t *testing.T) { testServerSideApply(t, newEnv(t)) })
 	t.Run("Watch", func(t *testing.T) { testWatch(t, newEnv(t)) })
+	t.Run("WatchCaches", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			test func(*testing.T, env)
+		}{
+			{"LayerSharesOneListAndWatch", testLayerShares},
+			{"RelistAfterExpiry", testRelistAfterExpiry},
+			{"RewatchAfterDrop", testRewatchAfterDrop},
+			{"StartedLateAgreesWithList", testResync},
+			{"ObserveNotTakenBackByOlderUpdates", testObserveUpdates},
+			{"ObserveNotTakenBackByOlderDelete", testObserveRecreate},
+			{"ForbiddenWatchReported", testForbiddenWatch},
+			{"LayerCloseEndsEveryCache", testLayerClose},
+		} {
+			t.Run(c.name, func(t *testing.T) { c.test(t, newEnv(t)) })
+		}
+	})
 }
 
 func deployment(ns, version string, replicas int32, surge, unavailable intstr.IntOrString) *appsv1.Deployment {

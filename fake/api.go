@@ -48,10 +48,20 @@ func (r *request) resource() string {
 }
 
 // begin marks an API call in flight; the returned func ends it.
+// trimEvery is how many requests the clientset's action log holds at most,
+// roughly (see trimActions).
+const trimEvery = 256
+
 func (c *Cluster) begin(r *request) func() {
 	c.inflight.Add(1)
 	c.clock.adv.bump()
 	c.counts.add(r.verb, r.resource())
+	if c.served.Add(1)%trimEvery == 0 {
+		select {
+		case c.trim <- struct{}{}:
+		default:
+		}
+	}
 	return func() {
 		c.inflight.Add(-1)
 		c.clock.adv.bump()

@@ -37,6 +37,10 @@ type Cluster struct {
 	faults   faults
 	counts   counter
 	inflight atomic.Int64
+	// served counts requests; every trimEvery the action log of the
+	// clientset, which client-go's Fake keeps forever, is cleared (trim).
+	served atomic.Int64
+	trim   chan struct{}
 
 	queue    *queue
 	stopCh   chan struct{}
@@ -96,12 +100,30 @@ func NewCluster(opts ...Option) *Cluster {
 
 	c.seed()
 	c.addGates()
-	c.wg.Add(1)
+	c.trim = make(chan struct{}, 1)
+	c.wg.Add(2)
 	go c.work()
+	go c.trimActions()
 	if cfg.autoAdvance {
 		c.clock.SetAutoAdvance(true)
 	}
 	return c
+}
+
+// trimActions clears the clientset's action log when begin asks: client-go's
+// Fake keeps a deep copy of every request, which would grow without bound in
+// a long-running program (and cost a copy of each object). It runs apart
+// because the log's lock is held while requests are served.
+func (c *Cluster) trimActions() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.trim:
+			c.cs.ClearActions()
+		case <-c.stopCh:
+			return
+		}
+	}
 }
 
 // addGates makes the controllers' work, API calls in flight and watch
@@ -192,9 +214,11 @@ func (c *Cluster) Clients() strategy.Clients {
 
 // Clientset returns the underlying fake clientset (k8s.io/client-go/
 // kubernetes/fake, made by NewClientset). Its reactors are served by the
-// cluster's store, so Actions and PrependReactor work as usual; but its
-// Tracker is not the store and stays empty, and its Discovery knows only
-// built-in kinds. Prefer Clients().
+// cluster's store, so PrependReactor works as usual; but its Tracker is
+// not the store and stays empty, its Discovery knows only built-in kinds,
+// and Actions holds only the last few hundred requests (client-go's Fake
+// would keep a copy of every one for ever): count requests with Requests.
+// Prefer Clients().
 func (c *Cluster) Clientset() *k8sfake.Clientset { return c.cs }
 
 // Clock returns the cluster's fake clock; every simulated controller runs

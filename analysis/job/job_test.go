@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
@@ -98,8 +100,30 @@ func cluster(t *testing.T, opts ...fake.Option) *fake.Cluster {
 	c := fake.NewCluster(append([]fake.Option{fake.WithStartTime(t0)}, opts...)...)
 	t.Cleanup(c.Stop)
 	c.SetBehavior("v2", fake.Behavior{NeverReady: true})
+	// The Jobs' deletes, for assertDeleted: the clientset keeps only the
+	// last few hundred actions.
+	var mu sync.Mutex
+	deletes := map[string]k8stesting.DeleteActionImpl{}
+	c.Clientset().PrependReactor("delete", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if d, ok := a.(k8stesting.DeleteActionImpl); ok {
+			mu.Lock()
+			deletes[d.Name] = d
+			mu.Unlock()
+		}
+		return false, nil, nil
+	})
+	deletedJobs.Store(c, func(name string) (k8stesting.DeleteActionImpl, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		d, ok := deletes[name]
+		return d, ok
+	})
 	return c
 }
+
+// deletedJobs maps each cluster to a function returning its delete of the
+// named Job, if any.
+var deletedJobs sync.Map
 
 type outcome struct {
 	res analysis.Result
@@ -133,15 +157,11 @@ func assertDeleted(t *testing.T, c *fake.Cluster, name string) {
 	t.Helper()
 	_, err := c.Clients().Kube.BatchV1().Jobs("default").Get(context.Background(), name, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "job %s still exists: %v", name, err)
-	var found bool
-	for _, a := range c.Clientset().Actions() {
-		if d, ok := a.(k8stesting.DeleteActionImpl); ok && d.Resource.Resource == "jobs" && d.Name == name {
-			found = true
-			require.NotNil(t, d.DeleteOptions.PropagationPolicy)
-			assert.Equal(t, metav1.DeletePropagationBackground, *d.DeleteOptions.PropagationPolicy)
-		}
-	}
-	assert.True(t, found, "no delete of job %s", name)
+	f, _ := deletedJobs.Load(c)
+	d, found := f.(func(string) (k8stesting.DeleteActionImpl, bool))(name)
+	require.True(t, found, "no delete of job %s", name)
+	require.NotNil(t, d.DeleteOptions.PropagationPolicy)
+	assert.Equal(t, metav1.DeletePropagationBackground, *d.DeleteOptions.PropagationPolicy)
 }
 
 func TestCompleteIsSuccessful(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/switchyard-dev/switchyard/internal/controlplane"
+	"github.com/switchyard-dev/switchyard/internal/e2ekit"
 )
 
 func TestMain(m *testing.M) { controlplane.Main(m) }
@@ -282,50 +283,13 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // classify names the verb and resource of an API request as the fake's
-// request counts do: "list" and "configmaps", "watch" and "deployments",
-// "update" and "deployments/status".
+// request counts do (e2ekit.Classify, with a server-side apply counted as
+// the patch it is): "list" and "configmaps", "update" and
+// "deployments/status".
 func classify(req *http.Request) (verb, resource string) {
-	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
-	var rest []string
-	switch {
-	case len(parts) >= 2 && parts[0] == "api":
-		rest = parts[2:]
-	case len(parts) >= 3 && parts[0] == "apis":
-		rest = parts[3:]
-	}
-	if len(rest) > 2 && rest[0] == "namespaces" {
-		rest = rest[2:]
-	}
-	named := len(rest) >= 2
-	if len(rest) > 0 {
-		resource = rest[0]
-	}
-	if len(rest) >= 3 {
-		resource += "/" + rest[2]
-	}
-	switch req.Method {
-	case http.MethodGet:
-		switch {
-		case req.URL.Query().Get("watch") == "true" || req.URL.Query().Get("watch") == "1":
-			verb = "watch"
-		case named:
-			verb = "get"
-		default:
-			verb = "list"
-		}
-	case http.MethodPost:
-		verb = "create"
-	case http.MethodPut:
-		verb = "update"
-	case http.MethodPatch:
+	verb, resource = e2ekit.Classify(req)
+	if verb == "apply" {
 		verb = "patch"
-	case http.MethodDelete:
-		verb = "delete"
-		if !named {
-			verb = "deletecollection"
-		}
-	default:
-		verb = strings.ToLower(req.Method)
 	}
 	return verb, resource
 }

@@ -1,4 +1,10 @@
 package events
 
-// WithRetryInterval is withRetryInterval for the external tests.
-var WithRetryInterval = withRetryInterval
+// What the external tests (fake_test.go) share with the package's own.
+var (
+	WithRetryInterval = withRetryInterval
+	App               = app
+	ListEvents        = listEvents
+	ByMessage         = byMessage
+	WaitFor           = waitFor
+)

@@ -17,43 +17,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/switchyard-dev/switchyard/fake"
 	"github.com/switchyard-dev/switchyard/internal/events"
 	"github.com/switchyard-dev/switchyard/strategy/record"
 )
 
-var app = types.NamespacedName{Namespace: "shop", Name: "web"}
+var app = events.App
 
 func newCluster() *fake.Cluster {
 	return fake.NewCluster(fake.WithObjects(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}))
-}
-
-func listEvents(t *testing.T, kube kubernetes.Interface) []corev1.Event {
-	t.Helper()
-	l, err := kube.CoreV1().Events(app.Namespace).List(context.Background(), metav1.ListOptions{})
-	require.NoError(t, err)
-	return l.Items
-}
-
-func byMessage(evs []corev1.Event) map[string]corev1.Event {
-	m := map[string]corev1.Event{}
-	for _, ev := range evs {
-		m[ev.Message] = ev
-	}
-	return m
-}
-
-// waitFor polls cond on real time until it holds; it fails the test after
-// 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 2*time.Millisecond, 10*time.Second, true,
-		func(context.Context) (bool, error) { return cond(), nil })
-	require.NoError(t, err, "waiting for %s", what)
 }
 
 func TestEmitWritesAnEventAboutTheRecord(t *testing.T) {
@@ -66,9 +39,9 @@ func TestEmitWritesAnEventAboutTheRecord(t *testing.T) {
 
 	s.Emit(app, "driver-a", true, "StepFailed", "v2: boom")
 	s.Emit(app, "driver-a", false, "RunFinished", "v2: done")
-	waitFor(t, "two Events", func() bool { return len(listEvents(t, kube)) == 2 })
+	events.WaitFor(t, "two Events", func() bool { return len(events.ListEvents(t, kube)) == 2 })
 
-	evs := byMessage(listEvents(t, kube))
+	evs := events.ByMessage(events.ListEvents(t, kube))
 	failed, finished := evs["v2: boom"], evs["v2: done"]
 	assert.Equal(t, corev1.ObjectReference{APIVersion: "v1", Kind: "ConfigMap", Namespace: app.Namespace,
 		Name: record.Name(app.Name)}, failed.InvolvedObject)
@@ -108,8 +81,8 @@ func TestRepeatsAreCountedOnOneEvent(t *testing.T) {
 	s.Emit(app, "driver-a", false, "PhaseChanged", "v3: paused") // another message
 	s.Emit(app, "driver-b", false, "PhaseChanged", "v2: paused") // another driver
 
-	waitFor(t, "the repeat counted three times", func() bool {
-		evs := listEvents(t, kube)
+	events.WaitFor(t, "the repeat counted three times", func() bool {
+		evs := events.ListEvents(t, kube)
 		for _, ev := range evs {
 			if ev.Message == "v2: paused" && ev.Source.Host == "driver-a" && ev.Count == 3 {
 				return len(evs) == 3
@@ -117,7 +90,7 @@ func TestRepeatsAreCountedOnOneEvent(t *testing.T) {
 		}
 		return false
 	})
-	for _, ev := range listEvents(t, kube) {
+	for _, ev := range events.ListEvents(t, kube) {
 		switch {
 		case ev.Message == "v2: paused" && ev.Source.Host == "driver-a":
 			assert.True(t, ev.FirstTimestamp.Time.Equal(first), "FirstTimestamp %v", ev.FirstTimestamp)
@@ -152,18 +125,18 @@ func TestSimilarEventsAreCombined(t *testing.T) {
 	s.Emit(app, "driver-a", false, "StepFailed", "v10: StepFailed")
 	combined := func() []corev1.Event {
 		var out []corev1.Event
-		for _, ev := range listEvents(t, kube) {
+		for _, ev := range events.ListEvents(t, kube) {
 			if strings.HasPrefix(ev.Message, "(combined from similar events): ") {
 				out = append(out, ev)
 			}
 		}
 		return out
 	}
-	waitFor(t, "two combined Events, one counted twice", func() bool {
+	events.WaitFor(t, "two combined Events, one counted twice", func() bool {
 		cs := combined()
 		return len(cs) == 2 && cs[0].Count+cs[1].Count == 3
 	})
-	assert.Len(t, listEvents(t, kube), 20, "9 single Events and a combined one per reason")
+	assert.Len(t, events.ListEvents(t, kube), 20, "9 single Events and a combined one per reason")
 	for _, ev := range combined() {
 		assert.Equal(t, map[string]string{record.LabelManagedBy: record.ManagedBy, record.LabelApp: app.Name}, ev.Labels)
 		assert.Equal(t, "switchyard.dev/driver", ev.ReportingController)
@@ -184,14 +157,14 @@ func TestFailedWritesAreRetriedOrDropped(t *testing.T) {
 
 	c.FailRequests("create", "events", apierrors.NewServiceUnavailable("down"), 3)
 	s.Emit(app, "driver-a", false, "RunFinished", "v1: done")
-	waitFor(t, "the Event written after three failures", func() bool { return len(listEvents(t, kube)) == 1 })
+	events.WaitFor(t, "the Event written after three failures", func() bool { return len(events.ListEvents(t, kube)) == 1 })
 	assert.Equal(t, 4, c.Requests().Count("create", "events"))
 
 	c.FailRequests("create", "events", apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", nil), 1)
 	s.Emit(app, "driver-a", false, "RunFinished", "v2: done") // forbidden: dropped, not retried
 	s.Emit(app, "driver-a", false, "RunFinished", "v3: done")
 	s.Close()
-	evs := byMessage(listEvents(t, kube))
+	evs := events.ByMessage(events.ListEvents(t, kube))
 	assert.Len(t, evs, 2)
 	assert.Contains(t, evs, "v1: done")
 	assert.Contains(t, evs, "v3: done")

@@ -157,8 +157,12 @@ func (rn *run) verify(ctx context.Context) (string, error) {
 	if err := rn.sl.LabelPods(ctx, st.Candidate, spec.ActiveMetadata.Labels, spec.ActiveMetadata.Annotations); err != nil {
 		return "", err
 	}
-	// Nothing to remember: a driver resumed here checks the endpoints again.
-	return "", nil
+	if st.Instant || len(spec.PostPromotion) == 0 {
+		// Nothing to remember, nor to show while checks run: a driver
+		// resumed here checks the endpoints again.
+		return "", nil
+	}
+	return "", rn.enter(ctx, stepPostPromotion, nil)
 }
 
 func (rn *run) postPromotion(ctx context.Context) (string, error) {

@@ -107,7 +107,12 @@ func (c *Cache[T]) Start(ctx context.Context) error {
 	g := &holder{WithTickerAndDelayedExecution: c.clock}
 	g.acquire() // until the first watch is open
 	example := reflect.New(reflect.TypeFor[T]().Elem()).Interface()
-	opts := cache.ReflectorOptions{Name: fmt.Sprintf("switchyard %T", example), Clock: g}
+	// A release waits on the cache: client-go's default back-off (0.8 s
+	// growing to 30 s), made for many informers of one controller, would
+	// leave it blind for half a minute after a few failed lists. This one
+	// grows from 100 ms to 5 s, and restarts after 2 minutes without error.
+	opts := cache.ReflectorOptions{Name: fmt.Sprintf("switchyard %T", example), Clock: g,
+		Backoff: &wait.Backoff{Duration: 100 * time.Millisecond, Cap: 5 * time.Second, Factor: 2, Jitter: 0.5, Steps: 100}}
 	if participant.Moves(c.clock) {
 		// The reflector's back-off between lists runs on the real
 		// clock whatever its Clock: on a fake cluster, which closes

@@ -58,3 +58,29 @@ func TestFirstReleaseWritesEachServiceOnce(t *testing.T) {
 	reqs := c.Requests()
 	assert.Equal(t, 3, reqs.Count("patch", "services")+reqs.Count("update", "services")+reqs.Count("create", "services"), reqs.String())
 }
+
+// TestWatchesOfOtherClientsAreRefused: Watches made for another cluster's
+// clients, or with another clock, are bad input: a typed error, nothing
+// written.
+func TestWatchesOfOtherClientsAreRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := fake.NewCluster(fake.WithAutoAdvance(), fake.WithObjects(namespaceAndService()...))
+	defer c.Stop()
+	other := fake.NewCluster()
+	defer other.Stop()
+	for name, w := range map[string]*strategy.Watches{
+		"other clients": strategy.NewWatches(other.Clients(), strategy.WithClock(c.Clock())),
+		"other clock":   strategy.NewWatches(c.Clients(), strategy.WithClock(other.Clock())),
+	} {
+		c.ResetRequests()
+		s := bluegreen.New(c.Clients(), baseSpec(), strategy.WithClock(c.Clock()), strategy.WithWatches(w))
+		_, err := s.Run(ctx, release("v1"))
+		var verr *strategy.ValidationError
+		require.ErrorAs(t, err, &verr, name)
+		assert.Contains(t, err.Error(), "options.watches", name)
+		reqs := c.Requests()
+		assert.Zero(t, reqs.Count("create", "*")+reqs.Count("update", "*")+reqs.Count("patch", "*"), "%s: nothing written: %s", name, reqs)
+		w.Close()
+	}
+}

@@ -23,9 +23,8 @@ import (
 // concurrent use; Close ends their goroutines, and Runs still using them
 // then fail.
 type Watches struct {
-	res     *shared.Resources
-	clients Clients
-	clock   any
+	res   *shared.Resources
+	clock any // the clock the caches run on, which a strategy's must be
 }
 
 func init() {
@@ -41,11 +40,7 @@ func init() {
 // options do not matter here). They start nothing until a Run uses them.
 func NewWatches(clients Clients, opts ...Option) *Watches {
 	cfg := NewConfig(opts...)
-	return &Watches{
-		res:     shared.New(objcache.NewLayer(clients.Kube, cfg.Clock)),
-		clients: clients,
-		clock:   cfg.Clock,
-	}
+	return &Watches{res: shared.New(objcache.NewLayer(clients.Kube, cfg.Clock)), clock: cfg.Clock}
 }
 
 // Close stops the watches, sends the corev1 Events still queued (waiting
@@ -57,7 +52,8 @@ func (w *Watches) Close() { w.res.Close() }
 // have been made for the strategy's clients and clock.
 func WithWatches(w *Watches) Option { return optionFunc(func(c *Config) { c.Watches = w }) }
 
-// validFor checks that w was made for kube and clk.
+// validFor checks that w was made with c's clock (the driver checks the
+// clients).
 func (w *Watches) validFor(v *Validator, c Config) {
 	v.Check(w.clock == any(c.Clock), "options.watches", nil, "were made with another clock than the strategy's")
 }

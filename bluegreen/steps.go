@@ -132,6 +132,8 @@ func (rn *run) switchTraffic(ctx context.Context) (string, error) {
 		if err := rn.awaitEndpoints(ctx, p, st.Candidate, rn.required()); err != nil {
 			return "", err
 		}
+	} else if err := rn.awaitControllerSaw(ctx, st.Candidate, rn.required()); err != nil {
+		return "", err
 	}
 	if err := rn.point(ctx, spec.ActiveService, st.Candidate); err != nil {
 		return "", err
@@ -312,6 +314,28 @@ func (rn *run) awaitAvailable(ctx context.Context, slot string, n int32) error {
 			got, next := rn.available(slot, rev)
 			foreign, _ := rn.sl.Foreign("", slot, rev)
 			return got >= n && foreign == 0, next
+		},
+		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
+	})
+	return err
+}
+
+// awaitControllerSaw waits until slot's Deployment status counts n ready
+// pods of its current template: the controller-manager's informers, which
+// its EndpointSlice controller reads too, have then seen them Ready. With no
+// preview Service to show the EndpointSlices, this keeps the active Service
+// from getting fewer endpoints than pods at the switch.
+func (rn *run) awaitControllerSaw(ctx context.Context, slot string, n int32) error {
+	name := slotName(rn.rel.App.Name, slot)
+	_, err := rn.f.Await(ctx, flow.Await{
+		Reason: fmt.Sprintf("waiting for the Deployment controller to count %d ready pods in slot %s", n, slot),
+		Cond: func() (bool, time.Time) {
+			d, ok := rn.sl.Deploys.Get(rn.rel.App.Namespace, name)
+			if !ok {
+				return false, time.Time{}
+			}
+			st := d.Status
+			return st.ObservedGeneration >= d.Generation && st.UpdatedReplicas >= n && st.ReadyReplicas >= n, time.Time{}
 		},
 		Deadline: rn.d.Now().Add(rn.s.spec.progressDeadline()),
 	})

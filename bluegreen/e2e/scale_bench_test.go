@@ -96,9 +96,7 @@ func BenchmarkScale50(b *testing.B) {
 	// limit: the control plane's admin config sets a high one of its own.
 	counter := e2ekit.NewRequestCounter()
 	pace := &requestPace{}
-	scfg := pace.wrap(counter.Wrap(cfg))
-	scfg.QPS, scfg.Burst, scfg.RateLimiter = strategy.DefaultQPS, strategy.DefaultBurst, nil
-	clients, err := strategy.NewClients(scfg)
+	clients, err := strategy.NewClients(e2ekit.DefaultLimit(pace.wrap(counter.Wrap(cfg))))
 	if err != nil {
 		b.Fatal(err)
 	}

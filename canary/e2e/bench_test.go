@@ -38,11 +38,7 @@ func benchStepOverhead(b *testing.B, r routing) {
 	const canaries = 3
 	e := newEnv(b, r)
 	counter := e2ekit.NewRequestCounter()
-	// The client-side limit NewClients sets by default (the control
-	// plane's admin config allows far more), as a deploy service has it.
-	cfg := counter.Wrap(e.cfg)
-	cfg.QPS, cfg.Burst, cfg.RateLimiter = strategy.DefaultQPS, strategy.DefaultBurst, nil
-	clients, err := strategy.NewClients(cfg)
+	clients, err := strategy.NewClients(e2ekit.DefaultLimit(counter.Wrap(e.cfg)))
 	if err != nil {
 		b.Fatal(err)
 	}

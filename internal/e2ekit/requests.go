@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/switchyard-dev/switchyard/strategy"
+
 	"k8s.io/client-go/rest"
 )
 
@@ -103,4 +105,14 @@ func Classify(r *http.Request) (verb, resource string) {
 		verb = strings.ToLower(r.Method)
 	}
 	return verb, resource
+}
+
+// DefaultLimit is cfg with the client-side limit strategy.NewClients sets
+// when a config has none (strategy.DefaultQPS, DefaultBurst): the control
+// plane's admin config allows far more, and benchmarks measure what a
+// deploy service gets.
+func DefaultLimit(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = strategy.DefaultQPS, strategy.DefaultBurst, nil
+	return cfg
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -87,7 +86,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	if s.spec.ActiveService == "" || v.Err() != nil {
 		return v.Err()
 	}
-	svc, err := getService(ctx, s.cfg, s.clients, r.App.Namespace, s.spec.ActiveService)
+	svc, err := flow.GetService(ctx, s.cfg, s.clients.Kube, r.App.Namespace, s.spec.ActiveService)
 	switch {
 	case apierrors.IsNotFound(err):
 		if len(s.spec.ServicePorts) == 0 {
@@ -101,7 +100,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 		}
 	}
 	if s.spec.PreviewService != "" {
-		prev, err := getService(ctx, s.cfg, s.clients, r.App.Namespace, s.spec.PreviewService)
+		prev, err := flow.GetService(ctx, s.cfg, s.clients.Kube, r.App.Namespace, s.spec.PreviewService)
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
@@ -173,12 +172,6 @@ func (s *Strategy) Run(ctx context.Context, r strategy.Release) (*strategy.Resul
 		err = res.Err()
 	}
 	return flow.Shipped(r.Revision, res, err)
-}
-
-// getService reads a Service (see flow.GetService); callers must not
-// modify it.
-func getService(ctx context.Context, cfg strategy.Config, clients strategy.Clients, ns, name string) (*corev1.Service, error) {
-	return flow.GetService(ctx, cfg, clients.Kube, ns, name)
 }
 
 // Undo switches the app back to revision: at once when the idle slot still

@@ -15,8 +15,8 @@ import (
 )
 
 // TestWarmRunListsAndWatchesNothing: with watches shared across Runs, a
-// release after the first makes no list and opens no watch, and writes
-// its record once per transition; Close ends every goroutine.
+// release after the first makes no list and opens no watch, and reads
+// the Services and the namespace from them; Close ends every goroutine.
 func TestWarmRunListsAndWatchesNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -39,6 +39,7 @@ func TestWarmRunListsAndWatchesNothing(t *testing.T) {
 	t.Logf("requests of a warm release: %s", reqs)
 	assert.Zero(t, reqs.Count("list", "*"), "no list on a warm Run: %s", reqs)
 	assert.Zero(t, reqs.Count("watch", "*"), "no watch on a warm Run: %s", reqs)
+	assert.Zero(t, reqs.Count("get", "services")+reqs.Count("get", "namespaces"), "the checks before the first write read the caches: %s", reqs)
 }
 
 // TestFirstReleaseWritesEachServiceOnce: the apply that creates the

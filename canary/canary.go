@@ -80,7 +80,7 @@ func (s *Strategy) validate(ctx context.Context, r strategy.Release) error {
 	}
 	pods := r.Workload.Spec.Template.Labels
 	ns := r.App.Namespace
-	svc, err := s.getService(ctx, ns, s.spec.StableService)
+	svc, err := flow.GetService(ctx, s.cfg, s.clients.Kube, ns, s.spec.StableService)
 	switch {
 	case apierrors.IsNotFound(err):
 		if s.spec.Router != nil || len(s.spec.ServicePorts) == 0 {
@@ -130,7 +130,7 @@ func (s *Strategy) validateRouted(ctx context.Context, r strategy.Release, svc *
 			}
 		}
 	}
-	canary, err := s.getService(ctx, ns, s.spec.CanaryService)
+	canary, err := flow.GetService(ctx, s.cfg, s.clients.Kube, ns, s.spec.CanaryService)
 	switch {
 	case apierrors.IsNotFound(err):
 		v.Add("spec.canaryService", s.spec.CanaryService, "no such Service in %s", ns)
@@ -241,12 +241,6 @@ func (s *Strategy) Undo(ctx context.Context, app types.NamespacedName, revision 
 		}
 	}
 	return nil, fmt.Errorf("undo %s to %q: %w", app, revision, strategy.ErrUnknownRevision)
-}
-
-// getService reads a Service (see flow.GetService); callers must not
-// modify it.
-func (s *Strategy) getService(ctx context.Context, ns, name string) (*corev1.Service, error) {
-	return flow.GetService(ctx, s.cfg, s.clients.Kube, ns, name)
 }
 
 // stepName is the name of the spec's step i in the record and in events:

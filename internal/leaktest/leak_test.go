@@ -95,12 +95,14 @@ func TestRunsLeaveNoGoroutines(t *testing.T) {
 	}
 
 	c := newCluster(t)
+	before := goroutines()
 	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "settings", "namespace": app.Namespace}, "data": map[string]any{"k": "v"}}}
 	b := bootstrap.New(c.Clients(), bootstrap.Spec{}, strategy.WithClock(c.Clock()))
 	if _, err := b.Apply(ctx, strategy.Release{App: app, Revision: "day1", Objects: []*unstructured.Unstructured{cm}}); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
+	noneLeft(t, "bootstrap", before)
 	c.Stop()
 }
 

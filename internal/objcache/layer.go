@@ -207,6 +207,12 @@ func (l *Layer) EndpointSlices(ctx context.Context, namespace string) (*Cache[*d
 // labelled record.LabelRecord).
 func (l *Layer) Records(ctx context.Context, namespace string) (*Cache[*corev1.ConfigMap], error) {
 	c := l.Kube.CoreV1().ConfigMaps(namespace)
-	return Shared[*corev1.ConfigMap](ctx, l, "records/"+namespace,
+	return Shared[*corev1.ConfigMap](ctx, l, recordsKey(namespace),
 		For(c.List, c.Watch, ByLabel(record.LabelRecord+"=true")), nil)
 }
+
+func recordsKey(namespace string) string { return "records/" + namespace }
+
+// WatchesRecords reports whether the cache of namespace's release records
+// has started: a Run of this process found the namespace.
+func (l *Layer) WatchesRecords(namespace string) bool { return l.Has(recordsKey(namespace)) }

@@ -37,7 +37,7 @@ func GetService(ctx context.Context, cfg strategy.Config, kube kubernetes.Interf
 // the namespace before, and a namespace deleted since fails the first
 // write instead.
 func CheckNamespaceOnce(ctx context.Context, cfg strategy.Config, kube kubernetes.Interface, ns string, v *strategy.Validator) error {
-	if res := shared.Of(cfg.Watches); res != nil && res.Caches.Kube == kube && res.Caches.Has("records/"+ns) {
+	if res := shared.Of(cfg.Watches); res != nil && res.Caches.Kube == kube && res.Caches.WatchesRecords(ns) {
 		return nil
 	}
 	return cfg.Retry(ctx, func(ctx context.Context) error {
